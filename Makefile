@@ -1,0 +1,29 @@
+# otpgate: build, test, clean.
+# `make test` is what CI runs; it installs the Debian packages it needs first.
+
+SWIFT       ?= swift
+SWIFT_FLAGS ?=
+
+# Packages needed to build (headers and libraries) and to test (peers, tools).
+BUILD_DEPS  = pkg-config libssl-dev libsqlite3-dev
+TEST_DEPS   = oathtool
+
+.PHONY: all build test deps test-deps clean
+
+all: build
+
+deps:
+	@scripts/ensure-deps.sh $(BUILD_DEPS)
+
+test-deps: deps
+	@scripts/ensure-deps.sh $(TEST_DEPS)
+
+build: deps
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+test: test-deps
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,11 @@
+#ifndef OTPGATE_COPENSSL_SHIM_H
+#define OTPGATE_COPENSSL_SHIM_H
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+
+#endif
