@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 /// One list for every target, so the whole package is held to the same rules.
@@ -12,6 +12,11 @@ let package = Package(
     name: "otpgate",
     products: [
         .library(name: "OTPCore", targets: ["OTPCore"]),
+        .library(name: "OTPGateStore", targets: ["OTPGateStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -22,6 +27,16 @@ let package = Package(
         .target(
             name: "OTPCore",
             dependencies: ["COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OTPGateStore",
+            dependencies: [
+                "OTPCore",
+                "COpenSSL",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

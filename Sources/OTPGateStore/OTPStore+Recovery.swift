@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+import OTPCore
+
+extension OTPStore {
+    static func unusedRecoveryCodes(_ db: Database, userID: Int64) throws -> Int {
+        try RecoveryCodeRecord.filter(RecoveryCodeRecord.Columns.userID == userID && RecoveryCodeRecord.Columns.usedAt == nil)
+            .fetchCount(db)
+    }
+
+    static func insert(_ batch: RecoveryCodeBatch, userID: Int64, db: Database, now: Int64) throws {
+        for hash in batch.hashes {
+            var r = RecoveryCodeRecord(
+                id: nil, userID: userID, kdf: batch.kdf, salt: Data(batch.salt), hash: Data(hash), createdAt: now,
+                usedAt: nil)
+            try r.insert(db)
+        }
+    }
+
+    /// How many unused recovery codes `user` has.
+    public func recoveryCodesRemaining(user: String) throws(StoreError) -> Int {
+        try read { db in
+            guard let uid = try Self.userID(db, user) else { return 0 }
+            return try Self.unusedRecoveryCodes(db, userID: uid)
+        }
+    }
+
+    /// Replaces all recovery codes of `user` (who must have a token) with `batch`.
+    public func replaceRecoveryCodes(user: String, batch: RecoveryCodeBatch, now: Int64) throws(StoreError) {
+        try write { db in
+            guard let uid = try Self.userID(db, user),
+                try TokenRecord.filter(TokenRecord.Columns.userID == uid).fetchCount(db) > 0
+            else { throw StoreError(.notFound, "user \(user) has no tokens, so no recovery codes") }
+            try RecoveryCodeRecord.filter(RecoveryCodeRecord.Columns.userID == uid).deleteAll(db)
+            try Self.insert(batch, userID: uid, db: db, now: now)
+        }
+    }
+
+    /// Uses up one recovery code, if `input` is an unused one of `user`.
+    ///
+    /// A rate-limited user's input is not evaluated at all. The slow hash runs outside
+    /// the write transaction; the code is then marked used with a compare-and-set, so
+    /// of several parallel uses of one code exactly one succeeds. A success clears the
+    /// user's failure counts; a miss does not count a failure here (the caller decides,
+    /// since it may have tried the input as an OTP code first).
+    public func consumeRecoveryCode(
+        user: String, input: String, rhost: String? = nil, now: Int64
+    ) throws(StoreError) -> RecoveryResult {
+        let (state, rows) = try read { db -> (LimitState, [RecoveryCodeRecord]) in
+            guard let uid = try Self.userID(db, user) else { return (.open, []) }
+            let state = try self.limitState(db, userID: uid, rhost: rhost, now: now)
+            let rows = try RecoveryCodeRecord
+                .filter(RecoveryCodeRecord.Columns.userID == uid && RecoveryCodeRecord.Columns.usedAt == nil)
+                .fetchAll(db)
+            return (state, rows)
+        }
+        guard state == .open else { return .rateLimited(state) }
+        guard let normalized = try? RecoveryCode.normalize(input), !rows.isEmpty else { return .noMatch }
+
+        // One hash per (kdf, salt) group: normally one per user.
+        var hashes: [String: [UInt8]] = [:]
+        var match: Int64?
+        for row in rows {
+            let key = row.kdf + "/" + row.salt.base64EncodedString()
+            if hashes[key] == nil {
+                guard let hasher = RecoveryCodeHasher(descriptor: row.kdf) else {
+                    throw StoreError(.database, "recovery code \(row.id ?? 0) of \(user) names an unknown kdf")
+                }
+                hashes[key] = try hasher.hash(normalized: normalized, salt: Array(row.salt))
+            }
+            // Compare with every row, without stopping at the first match.
+            if ConstantTime.equal(hashes[key]!, Array(row.hash)) { match = row.id }
+        }
+        guard let id = match else { return .noMatch }
+
+        return try write { db in
+            guard let uid = try Self.userID(db, user) else { return .noMatch }
+            let state = try self.limitState(db, userID: uid, rhost: rhost, now: now)
+            guard state == .open else { return .rateLimited(state) }
+            try db.execute(
+                sql: "UPDATE recovery_codes SET used_at = ? WHERE id = ? AND user_id = ? AND used_at IS NULL",
+                arguments: [now, id, uid])
+            guard db.changesCount == 1 else { return .noMatch }
+            try LimiterRecord.filter(LimiterRecord.Columns.userID == uid).deleteAll(db)
+            return .accepted(remaining: try Self.unusedRecoveryCodes(db, userID: uid))
+        }
+    }
+}

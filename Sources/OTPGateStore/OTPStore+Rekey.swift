@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+extension OTPStore {
+    /// The key id the store's key check was written under.
+    public var keyID: KeyID { currentKeyring().current.id }
+
+    /// Re-encrypts every secret under `newKey` in one transaction and moves the key
+    /// check to it. Until the transaction commits the old key stays the one in use;
+    /// after it, no row is left under the old key id. Returns how many secrets were
+    /// re-encrypted.
+    @discardableResult
+    public func rekey(to newKey: MasterKey, now: Int64) throws(StoreError) -> Int {
+        let before = currentKeyring()
+        let ring = Keyring(current: newKey, others: [before.current])
+        var count = 0
+        do {
+            try pool.write { db in
+                let tokens = try Row.fetchAll(
+                    db, sql: "SELECT t.id, t.secret, u.name FROM tokens t JOIN users u ON u.id = t.user_id")
+                for row in tokens {
+                    let id: String = row["id"]
+                    let binding = Self.binding(tokenID: id, user: row["name"])
+                    let plain = try ring.open(Array(row["secret"] as Data), for: binding)
+                    let sealed = try ring.seal(plain, for: binding)
+                    try db.execute(sql: "UPDATE tokens SET secret = ? WHERE id = ?", arguments: [Data(sealed), id])
+                    count += 1
+                }
+                let enrollments = try Row.fetchAll(
+                    db, sql: "SELECT e.id, e.secret, u.name FROM enrollments e JOIN users u ON u.id = e.user_id")
+                for row in enrollments {
+                    let id: String = row["id"]
+                    let binding = Self.enrollmentBinding(id: id, user: row["name"])
+                    let plain = try ring.open(Array(row["secret"] as Data), for: binding)
+                    let sealed = try ring.seal(plain, for: binding)
+                    try db.execute(sql: "UPDATE enrollments SET secret = ? WHERE id = ?", arguments: [Data(sealed), id])
+                    count += 1
+                }
+                let check = try ring.seal(Self.keyCheckPlaintext, for: Self.keyCheckBinding)
+                try db.execute(
+                    sql: "UPDATE key_check SET key_id = ?, value = ?, updated_at = ? WHERE id = 1",
+                    arguments: [newKey.id.description, Data(check), now])
+                // Swap while still holding the writer: no other write can seal under
+                // the old key between this commit and the swap.
+                self.keyring.withLock { $0 = ring }
+            }
+        } catch {
+            self.keyring.withLock { $0 = before }
+            throw Self.storeError(error, path: path)
+        }
+        logger.notice(
+            "store re-encrypted under a new key",
+            metadata: ["key.old": "\(before.current.id)", "key.new": "\(newKey.id)", "store.secrets": "\(count)"])
+        return count
+    }
+
+    /// How many sealed secrets name each key id (for tests and `admin doctor`).
+    public func sealedSecretsByKey() throws(StoreError) -> [String: Int] {
+        try read { db in
+            var out: [String: Int] = [:]
+            for table in ["tokens", "enrollments"] {
+                for data in try Data.fetchAll(db, sql: "SELECT secret FROM \(table)") {
+                    let id = Keyring.keyID(of: Array(data))?.description ?? "unknown"
+                    out[id, default: 0] += 1
+                }
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import GRDB
+public import Logging
+import OTPCore
+import Synchronization
+
+/// The encrypted secret store: one SQLite file (WAL, `synchronous=FULL`) holding users,
+/// tokens, pending enrolments, recovery-code hashes, limiter state and the audit log.
+///
+/// Every mutating operation is one transaction, committed (and fsynced) before the
+/// call returns. Safe to share between tasks, and between processes on one file.
+public final class OTPStore: Sendable {
+    public let path: String
+    let pool: DatabasePool
+    let logger: Logger
+    public let limiterPolicy: LimiterPolicy
+    public let recoveryHasher: RecoveryCodeHasher
+    /// The keys in use. After a rekey the previous key stays loaded for the life of
+    /// this object, so that a reader that fetched a row just before the rekey
+    /// committed can still open it.
+    let keyring: Mutex<Keyring>
+
+    /// Opens (creating if needed) the store at `path` and checks `key` against it.
+    ///
+    /// - Parameter keySource: where the key came from, named in the error when the key
+    ///   is not the one the store was written with.
+    public init(
+        path: String, key: MasterKey, keySource: String, logger: Logger,
+        limiterPolicy: LimiterPolicy = .standard, recoveryHasher: RecoveryCodeHasher = .standard,
+        now: Int64
+    ) throws(StoreError) {
+        self.path = path
+        self.logger = logger
+        self.limiterPolicy = limiterPolicy
+        self.recoveryHasher = recoveryHasher
+        self.keyring = Mutex(Keyring(current: key))
+        try StorePath.prepare(databasePath: path)
+
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.label = "otpgate"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try StoreMigrations.migrator.migrate(pool)
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+        try checkKey(key, source: keySource, now: now)
+    }
+
+    /// The key id the store's key check was written under, without needing the key:
+    /// lets a caller find the right key among several (see `KeyRotation`).
+    public static func keyID(ofStoreAt path: String) throws(StoreError) -> KeyID? {
+        do {
+            var config = Configuration()
+            config.readonly = true
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            return try queue.read { db -> KeyID? in
+                guard try db.tableExists("key_check"),
+                    let hex = try String.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1")
+                else { return nil }
+                return KeyID(hex: hex)
+            }
+        } catch {
+            throw storeError(error, path: path)
+        }
+    }
+
+    static let keyCheckPlaintext = Array("otpgate key check v1".utf8)
+    static let keyCheckBinding = SecretBinding(table: "key_check", row: "1", user: "", column: "value")
+
+    private func checkKey(_ key: MasterKey, source: String, now: Int64) throws(StoreError) {
+        let ring = Keyring(current: key)
+        try write { db in
+            if let row = try KeyCheckRecord.fetchOne(db) {
+                guard row.keyID == key.id.description else {
+                    throw StoreError(
+                        .keyMismatch,
+                        "the store \(self.path) was sealed with key \(row.keyID), but \(source) holds key \(key.id); restore the right key file (or its backup) and restart")
+                }
+                let plain = try ring.open(Array(row.value), for: Self.keyCheckBinding)
+                guard plain == Self.keyCheckPlaintext else {
+                    throw StoreError(.keyMismatch, "the key check in \(self.path) does not match \(source)")
+                }
+            } else {
+                let sealed = try ring.seal(Self.keyCheckPlaintext, for: Self.keyCheckBinding)
+                try KeyCheckRecord(keyID: key.id.description, value: Data(sealed), updatedAt: now).insert(db)
+            }
+        }
+    }
+
+    // MARK: - Transactions with one error type
+
+    /// Runs `body` in one IMMEDIATE write transaction and maps every failure to
+    /// `StoreError`.
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.write(body)
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    static func storeError(_ error: any Error, path: String) -> StoreError {
+        if let e = error as? StoreError { return e }
+        if let e = error as? DatabaseError {
+            // Only SQLite's own message: never the statement's arguments.
+            if e.resultCode == .SQLITE_CONSTRAINT {
+                return StoreError(.conflict, "the change conflicts with existing data (\(e.message ?? "constraint failed"))")
+            }
+            return StoreError(.database, "database \(path): \(e.message ?? "error \(e.resultCode.rawValue)")")
+        }
+        return StoreError(.database, "database \(path): \(type(of: error))")
+    }
+
+    // MARK: - Shared helpers
+
+    static func validateUser(_ name: String) throws(StoreError) {
+        guard !name.isEmpty, name.utf8.count <= 256,
+            !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
+        else {
+            throw StoreError(.invalidInput, "a user name has 1 to 256 bytes and no control characters")
+        }
+    }
+
+    static func userID(_ db: Database, _ name: String) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT id FROM users WHERE name = ?", arguments: [name])
+    }
+
+    static func ensureUser(_ db: Database, _ name: String, now: Int64) throws -> Int64 {
+        if let id = try userID(db, name) { return id }
+        var user = UserRecord(id: nil, name: name, createdAt: now)
+        try user.insert(db)
+        return user.id!
+    }
+
+    /// A random identifier of `length` lower-case base32 symbols (5 bits each).
+    static func randomID(length: Int) throws(StoreError) -> String {
+        do {
+            let bytes = try SecureRandom.bytes((length * 5 + 7) / 8)
+            return String(Base32.encode(bytes).lowercased().prefix(length))
+        } catch {
+            throw StoreError(.crypto, "could not draw an identifier: \(error.message)")
+        }
+    }
+
+    func currentKeyring() -> Keyring { keyring.withLock { $0 } }
+}

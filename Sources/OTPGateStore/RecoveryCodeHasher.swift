@@ -1,0 +1,68 @@
+internal import COpenSSL
+import OTPCore
+
+/// Salted scrypt hashes of recovery codes (OpenSSL `EVP_PBE_scrypt`).
+///
+/// One salt serves a user's whole batch of codes, so checking a typed code costs one
+/// scrypt run however many codes are left (the codes themselves carry 75 bits, so
+/// the salt only has to defeat precomputation across users and batches).
+/// With N = 2^14, r = 8, p = 1 (16 MiB) one hash takes about 35 ms on the reference
+/// machine (see docs/PERFORMANCE.md).
+public struct RecoveryCodeHasher: Sendable, Hashable {
+    public let n: UInt64
+    public let r: UInt64
+    public let p: UInt64
+    public static let saltLength = 16
+    public static let hashLength = 32
+
+    public static let standard = RecoveryCodeHasher(n: 1 << 14, r: 8, p: 1)
+
+    public init(n: UInt64, r: UInt64, p: UInt64) {
+        self.n = n
+        self.r = r
+        self.p = p
+    }
+
+    /// The parameters as stored beside each hash, so they can change later.
+    public var descriptor: String { "scrypt:n=\(n),r=\(r),p=\(p)" }
+
+    public init?(descriptor: String) {
+        let prefix = "scrypt:"
+        guard descriptor.hasPrefix(prefix) else { return nil }
+        var values: [String: UInt64] = [:]
+        for part in descriptor.dropFirst(prefix.count).split(separator: ",") {
+            let kv = part.split(separator: "=")
+            guard kv.count == 2, let v = UInt64(kv[1]) else { return nil }
+            values[String(kv[0])] = v
+        }
+        guard let n = values["n"], let r = values["r"], let p = values["p"],
+            n >= 2, n & (n - 1) == 0, n <= 1 << 20, (1...32).contains(r), (1...16).contains(p)
+        else { return nil }
+        self.init(n: n, r: r, p: p)
+    }
+
+    public func hash(normalized code: [UInt8], salt: [UInt8]) throws(StoreError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Self.hashLength)
+        let ok = code.withUnsafeBufferPointer { c in
+            salt.withUnsafeBufferPointer { s in
+                out.withUnsafeMutableBufferPointer { o in
+                    c.withMemoryRebound(to: CChar.self) { cc in
+                        EVP_PBE_scrypt(
+                            cc.baseAddress, cc.count, s.baseAddress, s.count, n, r, p,
+                            128 * r * n * p + (1 << 20), o.baseAddress, o.count)
+                    }
+                }
+            }
+        }
+        guard ok == 1 else { throw StoreError(.crypto, "scrypt failed") }
+        return out
+    }
+
+    public static func newSalt() throws(StoreError) -> [UInt8] {
+        do {
+            return try SecureRandom.bytes(saltLength)
+        } catch {
+            throw StoreError(.crypto, "could not draw a salt: \(error.message)")
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/// The one error type of `OTPGateStore`.
+///
+/// `code` is stable (the daemon maps it to wire errors); `message` is lower case,
+/// specific, names the file or the record concerned and, where there is one, the fix.
+/// Messages never contain a secret, a code or a recovery code.
+public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// No key where one was expected.
+        case keyMissing = "key_missing"
+        /// A key file that is unsafe or malformed (mode, owner, symlink, length).
+        case keyInvalid = "key_invalid"
+        /// A well-formed key that is not the one the store was written with.
+        case keyMismatch = "key_mismatch"
+        /// A ciphertext that does not authenticate or names an unknown key.
+        case decryptionFailed = "decryption_failed"
+        /// A database path or directory that is unsafe (symlink, writable by others).
+        case unsafePath = "unsafe_path"
+        case notFound = "not_found"
+        case conflict = "conflict"
+        case invalidInput = "invalid_input"
+        case expired = "expired"
+        /// SQLite itself failed (I/O error, corruption, full disk).
+        case database = "database"
+        case crypto = "crypto"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,93 @@
+import GRDB
+
+/// The schema, as named append-only migrations. A shipped migration is never edited:
+/// changes go into a new one appended at the end.
+enum StoreMigrations {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: users, tokens, enrollments, recovery codes, limiter, audit, key check") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 256),
+                    created_at INTEGER NOT NULL
+                ) STRICT;
+
+                CREATE TABLE tokens (
+                    id TEXT PRIMARY KEY CHECK (length(id) = 16),
+                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
+                    kind TEXT NOT NULL CHECK (kind IN ('totp', 'hotp')),
+                    algorithm TEXT NOT NULL CHECK (algorithm IN ('SHA1', 'SHA256', 'SHA512')),
+                    digits INTEGER NOT NULL CHECK (digits BETWEEN 6 AND 8),
+                    period INTEGER NOT NULL CHECK (period BETWEEN 1 AND 86400),
+                    initial_counter INTEGER NOT NULL DEFAULT 0 CHECK (initial_counter >= 0),
+                    secret BLOB NOT NULL CHECK (length(secret) >= 43),
+                    watermark INTEGER CHECK (watermark >= 0),
+                    drift INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL,
+                    last_used_at INTEGER,
+                    UNIQUE (user_id, name)
+                ) STRICT;
+                CREATE INDEX tokens_user ON tokens(user_id);
+
+                CREATE TABLE enrollments (
+                    id TEXT PRIMARY KEY CHECK (length(id) = 26),
+                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
+                    kind TEXT NOT NULL CHECK (kind IN ('totp', 'hotp')),
+                    algorithm TEXT NOT NULL CHECK (algorithm IN ('SHA1', 'SHA256', 'SHA512')),
+                    digits INTEGER NOT NULL CHECK (digits BETWEEN 6 AND 8),
+                    period INTEGER NOT NULL CHECK (period BETWEEN 1 AND 86400),
+                    initial_counter INTEGER NOT NULL DEFAULT 0 CHECK (initial_counter >= 0),
+                    secret BLOB NOT NULL CHECK (length(secret) >= 43),
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL CHECK (expires_at > created_at)
+                ) STRICT;
+                CREATE INDEX enrollments_user ON enrollments(user_id);
+                CREATE INDEX enrollments_expiry ON enrollments(expires_at);
+
+                CREATE TABLE recovery_codes (
+                    id INTEGER PRIMARY KEY,
+                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    kdf TEXT NOT NULL,
+                    salt BLOB NOT NULL CHECK (length(salt) = 16),
+                    hash BLOB NOT NULL CHECK (length(hash) = 32),
+                    created_at INTEGER NOT NULL,
+                    used_at INTEGER
+                ) STRICT;
+                CREATE INDEX recovery_codes_user ON recovery_codes(user_id);
+
+                CREATE TABLE limiter (
+                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    rhost TEXT NOT NULL,
+                    failures INTEGER NOT NULL CHECK (failures >= 0),
+                    last_failure_at INTEGER NOT NULL,
+                    locked_until INTEGER,
+                    PRIMARY KEY (user_id, rhost)
+                ) STRICT;
+
+                CREATE TABLE audit_events (
+                    id INTEGER PRIMARY KEY,
+                    time INTEGER NOT NULL,
+                    event TEXT NOT NULL CHECK (length(event) BETWEEN 1 AND 64),
+                    user TEXT,
+                    peer_uid INTEGER,
+                    service TEXT,
+                    rhost TEXT,
+                    detail TEXT
+                ) STRICT;
+                CREATE INDEX audit_events_time ON audit_events(time);
+                CREATE INDEX audit_events_user_time ON audit_events(user, time);
+
+                CREATE TABLE key_check (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    key_id TEXT NOT NULL CHECK (length(key_id) = 8),
+                    value BLOB NOT NULL,
+                    updated_at INTEGER NOT NULL
+                ) STRICT;
+                """)
+        }
+        return m
+    }
+}

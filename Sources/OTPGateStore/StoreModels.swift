@@ -1,0 +1,112 @@
+public import OTPCore
+
+// The public values the store hands out. None of them carries a secret except
+// `VerifiableToken` and `PendingEnrollment`, which the daemon needs to check codes.
+
+/// A token as shown to users and admins.
+public struct TokenInfo: Sendable, Hashable {
+    public let id: String
+    public let user: String
+    public let name: String
+    public let parameters: OTPParameters
+    /// The last accepted time step or counter; nil until a code was accepted.
+    public let watermark: UInt64?
+    /// Steps (TOTP) or counters (HOTP) between the expected and the matched one at the
+    /// last accepted code; a phone whose clock runs slow shows a negative drift.
+    public let drift: Int
+    public let createdAt: Int64
+    public let lastUsedAt: Int64?
+}
+
+/// A token with its decrypted secret, for checking a code. Never logged.
+public struct VerifiableToken: Sendable, CustomStringConvertible {
+    public let info: TokenInfo
+    public let secret: [UInt8]
+    public let initialCounter: UInt64
+
+    public var description: String { "token \(info.id) of \(info.user) (secret withheld)" }
+}
+
+/// An enrolment begun but not yet confirmed with a first code.
+public struct PendingEnrollment: Sendable, CustomStringConvertible {
+    public let id: String
+    public let user: String
+    public let name: String
+    public let parameters: OTPParameters
+    public let secret: [UInt8]
+    public let initialCounter: UInt64
+    public let createdAt: Int64
+    public let expiresAt: Int64
+
+    public var description: String { "enrollment \(id) of \(user) (secret withheld)" }
+}
+
+/// What the limiter says about a user (optionally from one remote host).
+public enum LimitState: Sendable, Hashable {
+    case open
+    /// Wait until `until` (Unix seconds) before the next attempt.
+    case limited(until: Int64)
+    /// Too many consecutive failures: only an admin unlock helps.
+    case lockedOut
+}
+
+/// The outcome of trying to accept a matched code.
+public enum AcceptResult: Sendable, Hashable {
+    case accepted
+    /// The watermark had already reached the matched step: someone else used it first.
+    case replayed
+    case rateLimited(LimitState)
+}
+
+/// What one more failure did.
+public struct FailureResult: Sendable, Hashable {
+    /// Consecutive failures of the user from all hosts.
+    public let failures: Int
+    public let state: LimitState
+    /// True when this failure is the one that locked the user out.
+    public let lockedOutNow: Bool
+}
+
+/// The outcome of trying a recovery code.
+public enum RecoveryResult: Sendable, Hashable {
+    case accepted(remaining: Int)
+    /// No unused code matched (a used code also ends here: it is gone).
+    case noMatch
+    case rateLimited(LimitState)
+}
+
+/// One row of `admin.list`.
+public struct UserSummary: Sendable, Hashable {
+    public let user: String
+    public let tokens: Int
+    public let recoveryRemaining: Int
+    public let lockedUntil: Int64?
+    public let lockedOut: Bool
+    public let failures: Int
+    public let lastUsedAt: Int64?
+}
+
+/// One audit record. Never holds a code, secret, recovery code or URI.
+public struct AuditEvent: Sendable, Hashable {
+    public var id: Int64?
+    public var time: Int64
+    public var event: String
+    public var user: String?
+    public var peerUID: Int64?
+    public var service: String?
+    public var rhost: String?
+    public var detail: String?
+
+    public init(
+        time: Int64, event: String, user: String? = nil, peerUID: Int64? = nil, service: String? = nil,
+        rhost: String? = nil, detail: String? = nil
+    ) {
+        self.time = time
+        self.event = event
+        self.user = user
+        self.peerUID = peerUID
+        self.service = service
+        self.rhost = rhost
+        self.detail = detail
+    }
+}
