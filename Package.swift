@@ -39,6 +39,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "otpgate-store-harness",
+            dependencies: ["OTPGateStore", "OTPCore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/StoreHarness",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OTPGateStoreTests",
+            dependencies: [
+                "OTPGateStore", "OTPCore", "otpgate-store-harness",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OTPCoreTests",
             dependencies: ["OTPCore"],

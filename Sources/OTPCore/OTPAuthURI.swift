@@ -134,14 +134,14 @@ public struct OTPAuthURI: Sendable, Hashable, CustomStringConvertible {
         }
         var digits = 6
         if let text = fields["digits"] {
-            guard let d = Self.decimal(text).flatMap { Int(exactly: $0) }, OTPParameters.digitRange.contains(d) else {
+            guard let d = Self.decimal(text).flatMap({ Int(exactly: $0) }), OTPParameters.digitRange.contains(d) else {
                 throw fail("digits must be 6, 7 or 8")
             }
             digits = d
         }
         var period: Int64 = 30
         if let text = fields["period"] {
-            guard let p = Self.decimal(text).flatMap { Int64(exactly: $0) }, OTPParameters.periodRange.contains(p) else {
+            guard let p = Self.decimal(text).flatMap({ Int64(exactly: $0) }), OTPParameters.periodRange.contains(p) else {
                 throw fail("period must be a whole number of seconds from 1 to 86400")
             }
             period = p

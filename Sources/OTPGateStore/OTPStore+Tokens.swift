@@ -22,7 +22,7 @@ extension OTPStore {
         try read { db in
             guard let uid = try Self.userID(db, user) else { return [] }
             return try TokenRecord.filter(TokenRecord.Columns.userID == uid)
-                .order(TokenRecord.Columns.createdAt, TokenRecord.Columns.id)
+                .order(TokenRecord.Columns.createdAt, Column.rowID)
                 .fetchAll(db).map { try Self.info($0, user: user) }
         }
     }
@@ -32,7 +32,7 @@ extension OTPStore {
         let rows = try read { db -> [TokenRecord] in
             guard let uid = try Self.userID(db, user) else { return [] }
             return try TokenRecord.filter(TokenRecord.Columns.userID == uid)
-                .order(TokenRecord.Columns.createdAt, TokenRecord.Columns.id).fetchAll(db)
+                .order(TokenRecord.Columns.createdAt, Column.rowID).fetchAll(db)
         }
         let ring = currentKeyring()
         var out: [VerifiableToken] = []

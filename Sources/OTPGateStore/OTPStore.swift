@@ -40,11 +40,12 @@ public final class OTPStore: Sendable {
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
         config.label = "otpgate"
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            // GRDB turns the writer to synchronous=NORMAL when it enables WAL (after
+            // prepareDatabase runs); NORMAL may lose the last commits on power loss,
+            // so set FULL here, on the pool's one writer connection.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try StoreMigrations.migrator.migrate(pool)
         } catch {
             throw Self.storeError(error, path: path)
