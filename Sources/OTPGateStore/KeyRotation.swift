@@ -14,14 +14,16 @@ public enum KeyRotation {
     /// The key that opens the store at `storePath`, from `keyFile`.
     public static func loadKey(keyFile: String, storePath: String, owner: UInt32 = KeyFile.currentUID) throws(StoreError) -> MasterKey {
         let pending = pendingPath(keyFile)
+        unlink(pending + ".tmp")  // a crash while writing KEYFILE.new leaves only this
         var st = stat()
         let hasPending = lstat(pending, &st) == 0
         let storeExists = lstat(storePath, &st) == 0 && st.st_size > 0
         guard hasPending else { return try KeyFile.load(path: keyFile, owner: owner) }
 
         let storeKey = storeExists ? try OTPStore.keyID(ofStoreAt: storePath) : nil
-        let newKey = try KeyFile.load(path: pending, owner: owner)
-        if let storeKey, storeKey == newKey.id {
+        // An unreadable KEYFILE.new (a crash while writing it) was never used: the
+        // rekey starts only after it is complete and fsynced.
+        if let newKey = try? KeyFile.load(path: pending, owner: owner), let storeKey, storeKey == newKey.id {
             guard rename(pending, keyFile) == 0 else {
                 throw StoreError(
                     .keyInvalid,
@@ -40,8 +42,8 @@ public enum KeyRotation {
     public static func rotate(store: OTPStore, keyFile: String, now: Int64) throws(StoreError) -> MasterKey {
         let newKey = try MasterKey.generate()
         let pending = pendingPath(keyFile)
-        unlink(pending)
-        try KeyFile.write(newKey, to: pending)
+        // Written to a temporary file and renamed, so KEYFILE.new is whole or absent.
+        try KeyFile.write(newKey, to: pending, replace: true)
         do {
             try store.rekey(to: newKey, now: now)
         } catch {

@@ -57,9 +57,9 @@ public final class OTPStore: Sendable {
     /// lets a caller find the right key among several (see `KeyRotation`).
     public static func keyID(ofStoreAt path: String) throws(StoreError) -> KeyID? {
         do {
-            var config = Configuration()
-            config.readonly = true
-            let queue = try DatabaseQueue(path: path, configuration: config)
+            // Not read-only: after a crash, SQLite may have to recover the WAL, which a
+            // read-only connection cannot do ("disk I/O error").
+            let queue = try DatabaseQueue(path: path)
             return try queue.read { db -> KeyID? in
                 guard try db.tableExists("key_check"),
                     let hex = try String.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1")

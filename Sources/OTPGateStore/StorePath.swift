@@ -51,35 +51,43 @@ enum StorePath {
         }
     }
 
+    /// Uses only lstat and chmod on an existing file, never open and close: closing
+    /// any descriptor of a database file drops every POSIX lock this process holds on
+    /// it, including those of SQLite connections that are already open, after which
+    /// another process may recover or truncate the WAL under them.
     static func prepareFile(_ path: String) throws(StoreError) {
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            if errno == ELOOP {
-                throw StoreError(.unsafePath, "database \(path) is a symlink; move the real file there instead")
-            }
-            throw StoreError(.unsafePath, "cannot open database \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
-            throw StoreError(.unsafePath, "database \(path) is not a regular file")
-        }
-        guard st.st_uid == geteuid() else {
-            throw StoreError(
-                .unsafePath,
-                "database \(path) is owned by uid \(st.st_uid), not by the daemon's uid \(geteuid()); fix with 'chown \(geteuid()) \(path)'")
-        }
-        if st.st_mode & 0o777 != 0o600 {
-            fchmod(fd, 0o600)
-        }
-        for suffix in ["-wal", "-shm"] {
-            var sst = stat()
-            if lstat(path + suffix, &sst) == 0 {
-                guard sst.st_mode & S_IFMT == S_IFREG else {
-                    throw StoreError(.unsafePath, "database file \(path + suffix) is a symlink or not a regular file")
-                }
-                if sst.st_mode & 0o777 != 0o600 && sst.st_uid == geteuid() { chmod(path + suffix, 0o600) }
+        if lstat(path, &st) != 0 {
+            guard errno == ENOENT else {
+                throw StoreError(.unsafePath, "database \(path) cannot be inspected: \(String(cString: strerror(errno)))")
             }
+            // New: create it 0600 ourselves, since SQLite gives -wal and -shm the
+            // mode of the main file. Nobody else can hold locks on a file just made.
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw StoreError(.unsafePath, "cannot create database \(path): \(String(cString: strerror(errno)))")
+            }
+            fchmod(fd, 0o600)
+            close(fd)
+            return
+        }
+        for (file, fst) in [(path, st)] + existingSidecars(of: path) {
+            guard fst.st_mode & S_IFMT == S_IFREG else {
+                throw StoreError(.unsafePath, "database file \(file) is a symlink or not a regular file; move the real file there instead")
+            }
+            guard fst.st_uid == geteuid() else {
+                throw StoreError(
+                    .unsafePath,
+                    "database file \(file) is owned by uid \(fst.st_uid), not by the daemon's uid \(geteuid()); fix with 'chown \(geteuid()) \(file)'")
+            }
+            if fst.st_mode & 0o777 != 0o600 { chmod(file, 0o600) }
+        }
+    }
+
+    private static func existingSidecars(of path: String) -> [(String, stat)] {
+        ["-wal", "-shm"].compactMap { suffix in
+            var st = stat()
+            return lstat(path + suffix, &st) == 0 ? (path + suffix, st) : nil
         }
     }
 }

@@ -110,3 +110,45 @@ func runHarness(_ arguments: [String]) throws -> String {
     p.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
 }
+
+/// A child process whose standard output is read line by line while it runs.
+final class Child {
+    let process = Process()
+    private let out = Pipe()
+    private var buffer = Data()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = out
+        try process.run()
+    }
+
+    /// The next line, or nil at end of output.
+    func readLine() -> String? {
+        while true {
+            if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
+                buffer = Data(buffer[(nl + 1)...])
+                return line
+            }
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { return nil }
+            buffer.append(chunk)
+        }
+    }
+
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func wait() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+func harness(_ arguments: [String]) throws -> Child {
+    try Child(builtExecutable("otpgate-store-harness"), arguments)
+}
