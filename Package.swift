@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "OTPCore", targets: ["OTPCore"]),
         .library(name: "OTPGateStore", targets: ["OTPGateStore"]),
+        .library(name: "OTPGateProtocol", targets: ["OTPGateProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -39,6 +40,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "OTPGateProtocol",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "otpgate-store-harness",
             dependencies: ["OTPGateStore", "OTPCore", .product(name: "Logging", package: "swift-log")],
@@ -52,6 +57,11 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OTPGateProtocolTests",
+            dependencies: ["OTPGateProtocol"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

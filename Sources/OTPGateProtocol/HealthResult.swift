@@ -1,0 +1,23 @@
+/// The result of `health`.
+public struct HealthResult: ReplyResult, Hashable {
+    /// The daemon's version string.
+    public var version: String
+    /// Seconds since the daemon started.
+    public var uptime: Int
+    /// Whether the kernel reports the system clock as NTP-synchronised (TOTP needs it).
+    public var clockSynced: Bool
+    /// The store's state: "ok", or a short word for what is wrong.
+    public var store: String
+
+    public init(version: String, uptime: Int, clockSynced: Bool, store: String) {
+        self.version = version
+        self.uptime = uptime
+        self.clockSynced = clockSynced
+        self.store = store
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, uptime, store
+        case clockSynced = "clock_synced"
+    }
+}

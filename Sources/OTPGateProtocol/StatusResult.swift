@@ -1,0 +1,62 @@
+/// The result of `status`: a user's factors, without any secret.
+public struct StatusResult: ReplyResult, Hashable {
+    /// One token as listed by `status`.
+    public struct Token: Codable, Sendable, Hashable {
+        /// Stable id: what `token.remove` takes.
+        public var id: String
+        public var name: String
+        public var kind: TokenKind
+        public var algorithm: TokenAlgorithm
+        public var digits: Int
+        /// TOTP step in seconds; nil for HOTP.
+        public var period: Int?
+        public var createdAt: Timestamp
+        public var lastUsedAt: Timestamp?
+
+        public init(
+            id: String, name: String, kind: TokenKind, algorithm: TokenAlgorithm, digits: Int, period: Int?,
+            createdAt: Timestamp, lastUsedAt: Timestamp?
+        ) {
+            self.id = id
+            self.name = name
+            self.kind = kind
+            self.algorithm = algorithm
+            self.digits = digits
+            self.period = period
+            self.createdAt = createdAt
+            self.lastUsedAt = lastUsedAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, kind, algorithm, digits, period
+            case createdAt = "created_at"
+            case lastUsedAt = "last_used_at"
+        }
+    }
+
+    public var user: String
+    public var enrolled: Bool
+    /// Whether policy demands a second factor of this user.
+    public var required: Bool
+    public var tokens: [Token]
+    public var recoveryRemaining: Int
+    /// Seconds until the limiter lets this user try again; nil when not limited.
+    public var retryAfter: Int?
+
+    public init(
+        user: String, enrolled: Bool, required: Bool, tokens: [Token], recoveryRemaining: Int, retryAfter: Int? = nil
+    ) {
+        self.user = user
+        self.enrolled = enrolled
+        self.required = required
+        self.tokens = tokens
+        self.recoveryRemaining = recoveryRemaining
+        self.retryAfter = retryAfter
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case user, enrolled, required, tokens
+        case recoveryRemaining = "recovery_remaining"
+        case retryAfter = "retry_after"
+    }
+}
