@@ -14,10 +14,15 @@ let package = Package(
         .library(name: "OTPCore", targets: ["OTPCore"]),
         .library(name: "OTPGateStore", targets: ["OTPGateStore"]),
         .library(name: "OTPGateProtocol", targets: ["OTPGateProtocol"]),
+        .library(name: "OTPGateServer", targets: ["OTPGateServer"]),
+        .executable(name: "otpgated", targets: ["otpgated"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(
@@ -48,6 +53,31 @@ let package = Package(
             name: "otpgate-store-harness",
             dependencies: ["OTPGateStore", "OTPCore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/StoreHarness",
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "COTPGateSystem"),
+        .target(
+            name: "OTPGateServer",
+            dependencies: [
+                "OTPCore", "OTPGateStore", "OTPGateProtocol", "COTPGateSystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "otpgated",
+            dependencies: [
+                "OTPGateServer", "OTPGateStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

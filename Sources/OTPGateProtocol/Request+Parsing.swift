@@ -7,11 +7,7 @@ extension Request {
     /// the protocol table. Members the operation does not define are ignored, so newer
     /// clients can send optional fields to older daemons.
     public static func parse(line: some Collection<UInt8>) throws(RequestError) -> Request {
-        guard line.count <= ProtocolLimits.maxRequestLineBytes else {
-            throw RequestError(
-                .badRequest, "request line exceeds \(ProtocolLimits.maxRequestLineBytes) bytes",
-                closesConnection: true)
-        }
+        guard line.count <= ProtocolLimits.maxRequestLineBytes else { throw RequestError.lineTooLong }
         let bytes = Array(line)
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw RequestError(.badRequest, "request line is not valid UTF-8", closesConnection: true)

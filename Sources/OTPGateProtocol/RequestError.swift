@@ -26,6 +26,10 @@ public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { message }
 
+    /// A line longer than the protocol allows; the stream is no longer framed.
+    public static let lineTooLong = RequestError(
+        .badRequest, "request line exceeds \(ProtocolLimits.maxRequestLineBytes) bytes", closesConnection: true)
+
     /// The failure reply to send for this error.
     public var reply: Reply {
         Reply.failure(id: id, code: code, message: message)

@@ -6,15 +6,21 @@ extension OTPStore {
     /// Appends one audit event in its own transaction. Returns its id.
     @discardableResult
     public func appendAudit(_ event: AuditEvent) throws(StoreError) -> Int64 {
-        try write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO audit_events (time, event, user, peer_uid, service, rhost, detail)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [event.time, event.event, event.user, event.peerUID, event.service, event.rhost, event.detail])
-            return db.lastInsertedRowID
-        }
+        try write { db in try Self.insertAudit(db, event) }
+    }
+
+    /// Appends `event` inside the caller's transaction, so that an outcome and its
+    /// audit record commit together (and cost one fsync, not two).
+    @discardableResult
+    static func insertAudit(_ db: Database, _ event: AuditEvent?) throws -> Int64 {
+        guard let event else { return 0 }
+        try db.execute(
+            sql: """
+                INSERT INTO audit_events (time, event, user, peer_uid, service, rhost, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [event.time, event.event, event.user, event.peerUID, event.service, event.rhost, event.detail])
+        return db.lastInsertedRowID
     }
 
     /// The newest `limit` events at or after `since` (for `user` if given), oldest first.

@@ -23,9 +23,12 @@ extension OTPStore {
     }
 
     /// Counts one failed attempt of `user` from `rhost` and applies the backoff, in
-    /// one transaction. An unknown user is created, so unknown and enrolled users are
-    /// limited alike.
-    public func recordFailure(user: String, rhost: String? = nil, now: Int64) throws(StoreError) -> FailureResult {
+    /// one transaction with `audit` (and an extra lockout event when this failure
+    /// locks the user out). An unknown user is created, so unknown and enrolled users
+    /// are limited alike.
+    public func recordFailure(
+        user: String, rhost: String? = nil, now: Int64, audit: AuditEvent? = nil
+    ) throws(StoreError) -> FailureResult {
         try Self.validateUser(user)
         let policy = limiterPolicy
         return try write { db in
@@ -43,9 +46,14 @@ extension OTPStore {
             let total = try bump("", free: policy.freePerUser)
             if let rhost, !rhost.isEmpty { _ = try bump(rhost, free: policy.freePerHost) }
             let state = try self.limitState(db, userID: uid, rhost: rhost, now: now)
-            return FailureResult(
-                failures: total.failures, state: state,
-                lockedOutNow: total.failures == policy.lockoutFailures)
+            let lockedOutNow = total.failures == policy.lockoutFailures
+            try Self.insertAudit(db, audit)
+            if lockedOutNow, var lockout = audit {
+                lockout.event = "user.locked_out"
+                lockout.detail = "\(total.failures) consecutive failures"
+                try Self.insertAudit(db, lockout)
+            }
+            return FailureResult(failures: total.failures, state: state, lockedOutNow: lockedOutNow)
         }
     }
 

@@ -44,7 +44,7 @@ extension OTPStore {
     /// user's failure counts; a miss does not count a failure here (the caller decides,
     /// since it may have tried the input as an OTP code first).
     public func consumeRecoveryCode(
-        user: String, input: String, rhost: String? = nil, now: Int64
+        user: String, input: String, rhost: String? = nil, now: Int64, audit: AuditEvent? = nil
     ) throws(StoreError) -> RecoveryResult {
         let (state, rows) = try read { db -> (LimitState, [RecoveryCodeRecord]) in
             guard let uid = try Self.userID(db, user) else { return (.open, []) }
@@ -82,6 +82,7 @@ extension OTPStore {
                 arguments: [now, id, uid])
             guard db.changesCount == 1 else { return .noMatch }
             try LimiterRecord.filter(LimiterRecord.Columns.userID == uid).deleteAll(db)
+            try Self.insertAudit(db, audit)
             return .accepted(remaining: try Self.unusedRecoveryCodes(db, userID: uid))
         }
     }

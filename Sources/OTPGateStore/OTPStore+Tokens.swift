@@ -50,7 +50,8 @@ extension OTPStore {
     /// compare-and-set, so of many parallel callers with the same code exactly one
     /// wins); records last use and drift; clears the user's failure counts.
     public func acceptCode(
-        user: String, tokenID: String, counter: UInt64, drift: Int, rhost: String? = nil, now: Int64
+        user: String, tokenID: String, counter: UInt64, drift: Int, rhost: String? = nil, now: Int64,
+        audit: AuditEvent? = nil
     ) throws(StoreError) -> AcceptResult {
         guard counter <= UInt64(Int64.max) else {
             throw StoreError(.invalidInput, "counter \(counter) is beyond what the store keeps")
@@ -74,6 +75,7 @@ extension OTPStore {
                 return .replayed
             }
             try LimiterRecord.filter(LimiterRecord.Columns.userID == uid).deleteAll(db)
+            try Self.insertAudit(db, audit)
             return .accepted
         }
     }

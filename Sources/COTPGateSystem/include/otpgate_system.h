@@ -1,0 +1,17 @@
+#ifndef OTPGATE_SYSTEM_H
+#define OTPGATE_SYSTEM_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Small system calls that Swift's Glibc module does not expose cleanly. */
+
+/* The kernel's NTP state via adjtimex(2). Returns 1 when the clock is synchronised,
+   0 when it is not, -1 when adjtimex fails (errno set). *max_error_us receives the
+   kernel's maximum error estimate in microseconds. */
+int otpgate_clock_synced(long *max_error_us);
+
+/* Wipes memory in a way the compiler may not optimise away. */
+void otpgate_wipe(void *buffer, size_t length);
+
+#endif

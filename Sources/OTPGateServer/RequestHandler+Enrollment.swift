@@ -1,0 +1,114 @@
+import Logging
+import OTPCore
+import OTPGateProtocol
+import OTPGateStore
+
+extension RequestHandler {
+    func enrollBegin(_ r: EnrollBeginRequest, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Reply {
+        let existing = try store.tokens(user: r.user)
+        if !existing.isEmpty, let refusal = try requireCurrentCode(r.code, user: r.user, peer: peer, asAdmin: asAdmin, id: id, now: now) {
+            return refusal
+        }
+        let kind: OTPKind = r.kind == .hotp ? .hotp : .totp
+        let algorithm = r.algorithm.flatMap { OTPAlgorithm(rawValue: $0.rawValue) } ?? .sha1
+        let parameters: OTPParameters
+        do {
+            parameters = try OTPParameters(kind: kind, algorithm: algorithm, digits: r.digits ?? 6, period: Int64(r.period ?? 30))
+        } catch {
+            return .failure(id: id, code: .badRequest, message: error.message)
+        }
+        let name = r.name ?? Self.defaultTokenName(taken: Set(existing.map(\.name)))
+        let secret = try OTPSecret.generate()
+        let pending = try store.beginEnrollment(
+            user: r.user, name: name, parameters: parameters, secret: secret, now: now, ttl: config.enrollmentTTL)
+        try store.appendAudit(audit("enroll.begin", user: r.user, peer: peer, now: now, detail: "\(kind.rawValue) token \(name)"))
+        logger.notice("enrolment begun", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "token.name": "\(name)"])
+        let uri = OTPAuthURI(parameters: parameters, secret: secret, account: r.user, issuer: issuer)
+        return .success(
+            id: id,
+            result: EnrollBeginResult(
+                enrollment: pending.id, secret: Base32.encode(secret), uri: uri.uri,
+                expiresAt: Timestamp(unixSeconds: pending.expiresAt)))
+    }
+
+    static func defaultTokenName(taken: Set<String>) -> String {
+        if !taken.contains("default") { return "default" }
+        var n = 2
+        while taken.contains("token\(n)") { n += 1 }
+        return "token\(n)"
+    }
+
+    func enrollConfirm(_ r: EnrollConfirmRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {
+        let pending: PendingEnrollment
+        switch Result(catching: { () throws(StoreError) in try store.pendingEnrollment(id: r.enrollment, user: r.user, now: now) }) {
+        case .success(let p):
+            pending = p
+        case .failure(let e) where e.code == .notFound:
+            return .failure(id: id, code: .noEnrollment, message: "there is no pending enrolment \(r.enrollment) for \(r.user)")
+        case .failure(let e) where e.code == .expired:
+            return .failure(id: id, code: .enrollmentExpired, message: "the enrolment expired; begin again")
+        case .failure(let e):
+            throw e
+        }
+        let result: VerificationResult
+        switch pending.parameters.kind {
+        case .totp:
+            result = try OTPVerifier.verifyTOTP(
+                code: r.code, secret: pending.secret, parameters: pending.parameters, at: now, window: config.window,
+                watermark: nil)
+        case .hotp:
+            result = try OTPVerifier.verifyHOTP(
+                code: r.code, secret: pending.secret, parameters: pending.parameters,
+                initialCounter: pending.initialCounter, lookAhead: config.hotpLookAhead, watermark: nil)
+        }
+        guard case .accepted(let counter, let drift) = result else {
+            return .failure(id: id, code: .invalidCode, message: "the code does not match the new token; check the app and try again")
+        }
+        // Hash new recovery codes (slow) before the transaction, and only if needed.
+        let batch = try store.recoveryCodesRemaining(user: r.user) == 0
+            ? RecoveryCodeBatch.generate(count: config.recoveryCodes, hasher: store.recoveryHasher) : nil
+        let (token, stored) = try store.confirmEnrollment(
+            id: pending.id, user: r.user, counter: counter, drift: drift, recoveryCodes: batch, now: now)
+        try store.appendAudit(audit(
+            "enroll.confirm", user: r.user, peer: peer, now: now,
+            detail: "token \(token.name)" + (stored ? ", new recovery codes" : "")))
+        logger.notice("enrolment confirmed", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "token.name": "\(token.name)"])
+        return .success(
+            id: id, result: EnrollConfirmResult(token: token.id, name: token.name, recoveryCodes: stored ? batch?.codes : nil))
+    }
+
+    func enrollCancel(_ r: EnrollCancelRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {
+        guard try store.cancelEnrollment(id: r.enrollment, user: r.user) else {
+            return .failure(id: id, code: .noEnrollment, message: "there is no pending enrolment \(r.enrollment) for \(r.user)")
+        }
+        try store.appendAudit(audit("enroll.cancel", user: r.user, peer: peer, now: now))
+        return .success(id: id)
+    }
+
+    func tokenRemove(_ r: TokenRemoveRequest, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Reply {
+        let tokens = try store.tokens(user: r.user)
+        guard !tokens.isEmpty else { return notEnrolled(r.user, id: id) }
+        guard let token = tokens.first(where: { $0.id == r.token }) ?? tokens.first(where: { $0.name == r.token }) else {
+            return .failure(id: id, code: .conflict, message: "user \(r.user) has no token '\(r.token)'")
+        }
+        if let refusal = try requireCurrentCode(r.code, user: r.user, peer: peer, asAdmin: asAdmin, id: id, now: now) {
+            return refusal
+        }
+        let left = try store.removeToken(user: r.user, tokenID: token.id)
+        try store.appendAudit(audit("token.remove", user: r.user, peer: peer, now: now, detail: "token \(token.name), \(left) left"))
+        logger.notice("token removed", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "token.name": "\(token.name)"])
+        return .success(id: id, result: TokenRemoveResult(enrolled: left > 0))
+    }
+
+    func recoveryRegenerate(_ r: RecoveryRegenerateRequest, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Reply {
+        guard !(try store.tokens(user: r.user)).isEmpty else { return notEnrolled(r.user, id: id) }
+        if let refusal = try requireCurrentCode(r.code, user: r.user, peer: peer, asAdmin: asAdmin, id: id, now: now) {
+            return refusal
+        }
+        let batch = try RecoveryCodeBatch.generate(count: config.recoveryCodes, hasher: store.recoveryHasher)
+        try store.replaceRecoveryCodes(user: r.user, batch: batch, now: now)
+        try store.appendAudit(audit("recovery.regenerate", user: r.user, peer: peer, now: now))
+        logger.notice("recovery codes regenerated", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)"])
+        return .success(id: id, result: RecoveryRegenerateResult(recoveryCodes: batch.codes))
+    }
+}

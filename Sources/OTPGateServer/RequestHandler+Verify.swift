@@ -1,0 +1,162 @@
+import Logging
+import OTPCore
+import OTPGateProtocol
+import OTPGateStore
+
+extension RequestHandler {
+    /// How checking one code for one user ended.
+    enum CodeOutcome: Equatable {
+        case accepted(factor: Factor, token: String?, recoveryRemaining: Int)
+        case notEnrolled
+        case limited(LimitState)
+        case replayed
+        case invalid
+    }
+
+    struct Context {
+        var service: String?
+        var rhost: String?
+        var tty: String?
+    }
+
+    /// The heart of otpgate: checks `code` for `user` against every token, then the
+    /// recovery codes; commits the outcome (watermark, limiter, audit) before
+    /// returning. A rate-limited user's code is not evaluated at all.
+    func checkCode(_ code: String, user: String, peer: Peer, context: Context, now: Int64) throws -> CodeOutcome {
+        let tokens = try store.verifiableTokens(user: user)
+        guard !tokens.isEmpty else { return .notEnrolled }
+        let rhost = context.rhost.flatMap { $0.isEmpty ? nil : $0 }
+        let state = try store.limitState(user: user, rhost: rhost, now: now)
+        guard state == .open else {
+            try store.appendAudit(audit("verify.limited", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
+            return .limited(state)
+        }
+
+        var sawReplay = false
+        for token in tokens {
+            let params = token.info.parameters
+            let result: VerificationResult
+            switch params.kind {
+            case .totp:
+                result = try OTPVerifier.verifyTOTP(
+                    code: code, secret: token.secret, parameters: params, at: now, window: config.window,
+                    watermark: token.info.watermark)
+            case .hotp:
+                result = try OTPVerifier.verifyHOTP(
+                    code: code, secret: token.secret, parameters: params, initialCounter: token.initialCounter,
+                    lookAhead: config.hotpLookAhead, watermark: token.info.watermark)
+            }
+            switch result {
+            case .accepted(let counter, let drift):
+                let event = audit(
+                    "verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost,
+                    detail: "\(params.kind.rawValue) token \(token.info.name), drift \(drift)")
+                switch try store.acceptCode(
+                    user: user, tokenID: token.info.id, counter: counter, drift: drift, rhost: rhost, now: now, audit: event)
+                {
+                case .accepted:
+                    let remaining = try store.recoveryCodesRemaining(user: user)
+                    return .accepted(factor: params.kind == .totp ? .totp : .hotp, token: token.info.name, recoveryRemaining: remaining)
+                case .replayed:
+                    sawReplay = true  // another request used it first
+                case .rateLimited(let s):
+                    return .limited(s)
+                }
+            case .rejected(.replayed):
+                sawReplay = true
+            case .rejected(.malformed), .rejected(.noMatch):
+                continue
+            }
+        }
+
+        if !sawReplay, (try? RecoveryCode.normalize(code)) != nil {
+            let event = audit("verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost, detail: "recovery code")
+            switch try store.consumeRecoveryCode(user: user, input: code, rhost: rhost, now: now, audit: event) {
+            case .accepted(let remaining):
+                return .accepted(factor: .recovery, token: nil, recoveryRemaining: remaining)
+            case .rateLimited(let s):
+                return .limited(s)
+            case .noMatch:
+                break
+            }
+        }
+
+        let event = audit(
+            sawReplay ? "verify.replayed" : "verify.invalid", user: user, peer: peer, now: now,
+            service: context.service, rhost: rhost)
+        let failure = try store.recordFailure(user: user, rhost: rhost, now: now, audit: event)
+        if failure.lockedOutNow {
+            logger.warning("user locked out", metadata: ["user.name": "\(user)", "limiter.failures": "\(failure.failures)"])
+        }
+        return sawReplay ? .replayed : .invalid
+    }
+
+    func verify(_ r: VerifyRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {
+        let outcome = try checkCode(r.code, user: r.user, peer: peer, context: Context(service: r.service, rhost: r.rhost, tty: r.tty), now: now)
+        logOutcome(outcome, user: r.user, peer: peer, service: r.service, rhost: r.rhost)
+        return reply(for: outcome, user: r.user, id: id, now: now) {
+            .success(id: id, result: VerifyResult(factor: $0, token: $1, recoveryRemaining: $2))
+        }
+    }
+
+    func reply(
+        for outcome: CodeOutcome, user: String, id: String?, now: Int64, onSuccess: (Factor, String?, Int) -> Reply
+    ) -> Reply {
+        switch outcome {
+        case .accepted(let factor, let token, let remaining): onSuccess(factor, token, remaining)
+        case .notEnrolled: notEnrolled(user, id: id)
+        case .limited(let state): rateLimited(state, id: id, now: now)
+        case .replayed: .failure(id: id, code: .replayedCode, message: "that code was already used; wait for the next one")
+        case .invalid: .failure(id: id, code: .invalidCode, message: "the code is not valid")
+        }
+    }
+
+    /// The one notice line per authentication outcome, with structured fields only.
+    func logOutcome(_ outcome: CodeOutcome, user: String, peer: Peer, service: String?, rhost: String?) {
+        var metadata: Logger.Metadata = [
+            "user.name": "\(user)", "peer.uid": "\(peer.uid)", "peer.pid": "\(peer.pid)",
+            "request.service": "\(service ?? "-")", "request.rhost": "\(rhost ?? "-")",
+        ]
+        switch outcome {
+        case .accepted(let factor, let token, _):
+            metadata["auth.outcome"] = "accepted"
+            metadata["auth.factor"] = "\(factor.rawValue)"
+            if let token { metadata["token.name"] = "\(token)" }
+        case .notEnrolled: metadata["auth.outcome"] = "not_enrolled"
+        case .limited: metadata["auth.outcome"] = "rate_limited"
+        case .replayed: metadata["auth.outcome"] = "replayed_code"
+        case .invalid: metadata["auth.outcome"] = "invalid_code"
+        }
+        logger.notice("authentication", metadata: metadata)
+    }
+
+    /// For changes to an enrolled user's factors on the public socket: a current code
+    /// must be given and is checked (and used up) like a login. Nil means go ahead.
+    func requireCurrentCode(_ code: String?, user: String, peer: Peer, asAdmin: Bool, id: String?, now: Int64) throws -> Reply? {
+        if asAdmin { return nil }
+        guard let code, !code.isEmpty else {
+            return .failure(id: id, code: .forbidden, message: "a current code is needed to change the factors of an enrolled user")
+        }
+        let outcome = try checkCode(code, user: user, peer: peer, context: Context(service: "otpgate"), now: now)
+        logOutcome(outcome, user: user, peer: peer, service: "otpgate", rhost: nil)
+        if case .accepted = outcome { return nil }
+        return reply(for: outcome, user: user, id: id, now: now) { _, _, _ in .failure(id: id, code: .internal, message: "unreachable") }
+    }
+
+    func status(user: String, id: String?, now: Int64) throws -> Reply {
+        let tokens = try store.tokens(user: user)
+        let state = try store.limitState(user: user, now: now)
+        let result = StatusResult(
+            user: user, enrolled: !tokens.isEmpty, required: isRequired(user),
+            tokens: tokens.map { t in
+                StatusResult.Token(
+                    id: t.id, name: t.name, kind: t.parameters.kind == .totp ? .totp : .hotp,
+                    algorithm: TokenAlgorithm(rawValue: t.parameters.algorithm.rawValue) ?? .sha1,
+                    digits: t.parameters.digits, period: t.parameters.kind == .totp ? Int(t.parameters.period) : nil,
+                    createdAt: Timestamp(unixSeconds: t.createdAt), lastUsedAt: t.lastUsedAt.map(Timestamp.init(unixSeconds:)))
+            },
+            recoveryRemaining: try store.recoveryCodesRemaining(user: user),
+            retryAfter: state == .lockedOut ? nil : retryAfter(state, now: now))
+        return .success(id: id, result: result)
+    }
+}
