@@ -90,6 +90,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "OTPGateDaemonTests",
+            dependencies: [
+                "otpgated", "OTPCore", "OTPGateStore", "OTPGateProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "OTPGateProtocolTests",
             dependencies: ["OTPGateProtocol"],
             swiftSettings: swiftSettings
