@@ -6,7 +6,7 @@ SWIFT_FLAGS ?=
 
 # Packages needed to build (headers and libraries) and to test (peers, tools).
 BUILD_DEPS  = pkg-config libssl-dev libsqlite3-dev
-TEST_DEPS   = oathtool
+TEST_DEPS   = oathtool socat python3 systemd util-linux passwd
 
 .PHONY: all build test deps test-deps clean
 
@@ -24,6 +24,7 @@ build: deps
 test: test-deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	scripts/check-units.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated
 
 clean:
 	rm -rf .build

@@ -90,6 +90,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "OTPGateServerTests",
+            dependencies: ["OTPGateServer", "OTPGateProtocol", "OTPGateStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "OTPGateDaemonTests",
             dependencies: [
                 "otpgated", "OTPCore", "OTPGateStore", "OTPGateProtocol",

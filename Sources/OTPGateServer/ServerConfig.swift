@@ -50,7 +50,7 @@ public struct ServerConfig: Sendable, Equatable {
     public init(parsing text: String, name: String) throws(ConfigError) {
         var r = ConfigReader(file: try ConfigFile(parsing: text, name: name), name: name)
         self.init()
-        if let v = try r.path("paths.state_dir") { useStateDirectory(v) }
+        if let v = try r.path("paths.state_dir") { stateDirectory = v }
         if let v = try r.path("paths.key_file") { keyFile = v }
         if let v = try r.path("paths.socket") { socketPath = v }
         if let v = try r.path("paths.admin_socket") { adminSocketPath = v }
