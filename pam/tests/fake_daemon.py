@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""A stand-in for otpgated that answers every verify in one chosen way.
+
+    fake_daemon.py MODE SOCKET LOG
+
+It appends each request line it receives to LOG and answers according to MODE.
+The PAM module's return-code table test drives it; it is never installed.
+"""
+import json
+import os
+import socket
+import sys
+import time
+
+MODE, PATH, LOG = sys.argv[1], sys.argv[2], sys.argv[3]
+
+REPLIES = {
+    "ok": {"v": 1, "ok": True, "factor": "totp", "token": "phone", "recovery_remaining": 10},
+    "ok_recovery": {"v": 1, "ok": True, "factor": "recovery", "recovery_remaining": 9},
+    "invalid": {"v": 1, "ok": False, "error": "invalid_code", "message": "the code is not valid"},
+    "replayed": {"v": 1, "ok": False, "error": "replayed_code", "message": "used"},
+    "rate_limited": {"v": 1, "ok": False, "error": "rate_limited", "message": "wait", "retry_after": 37},
+    "locked": {"v": 1, "ok": False, "error": "rate_limited", "message": "locked"},
+    "not_enrolled_optional": {"v": 1, "ok": False, "error": "not_enrolled", "message": "x", "required": False},
+    "not_enrolled_required": {"v": 1, "ok": False, "error": "not_enrolled", "message": "x", "required": True},
+    "unavailable": {"v": 1, "ok": False, "error": "unavailable", "message": "store"},
+    "internal": {"v": 1, "ok": False, "error": "internal", "message": "x"},
+    "forbidden": {"v": 1, "ok": False, "error": "forbidden", "message": "x"},
+    "bad_request": {"v": 1, "ok": False, "error": "bad_request", "message": "x"},
+    "unknown_error": {"v": 1, "ok": False, "error": "something_new", "message": "x"},
+}
+
+# Replies that are wrong on the wire; each must fail closed.
+RAW = {
+    "garbage": b"this is not json\n",
+    "wrong_v": b'{"v":2,"ok":true}\n',
+    "no_v": b'{"ok":true}\n',
+    "ok_string": b'{"v":1,"ok":"true"}\n',
+    "ok_number": b'{"v":1,"ok":1}\n',
+    "ok_missing": b'{"v":1,"error":"invalid_code"}\n',
+    "ok_with_error": b'{"v":1,"ok":true,"error":"invalid_code"}\n',
+    "failure_without_error": b'{"v":1,"ok":false}\n',
+    "duplicate_ok": b'{"v":1,"ok":false,"error":"invalid_code","ok":true}\n',
+    "nested": b'{"v":1,"ok":true,"token":{"name":"x"}}\n',
+    "array": b'[{"v":1,"ok":true}]\n',
+    "trailing": b'{"v":1,"ok":true} x\n',
+    "two_lines": b'{"v":1,"ok":false,"error":"invalid_code","message":"x"}\n{"v":1,"ok":true}\n',
+    "float_v": b'{"v":1.0,"ok":true}\n',
+    "oversized": b'{"v":1,"ok":true,"pad":"' + b"x" * 5000 + b'"}\n',
+    "no_newline": b'{"v":1,"ok":true}',
+    "nul": b'{"v":1,"ok":true,"m":"a\x00b"}\n',
+}
+
+if os.path.exists(PATH):
+    os.unlink(PATH)
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(PATH)
+os.chmod(PATH, 0o666)
+server.listen(16)
+print("ready", flush=True)
+
+while True:
+    conn, _ = server.accept()
+    with conn:
+        if MODE == "close_early":
+            continue
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        with open(LOG, "ab") as log:
+            log.write(data)
+        if MODE == "stall":
+            time.sleep(5)
+            continue
+        if MODE in RAW:
+            try:
+                conn.sendall(RAW[MODE])
+                if MODE == "no_newline":
+                    conn.shutdown(socket.SHUT_WR)
+                    time.sleep(0.2)
+            except OSError:
+                pass
+            continue
+        try:
+            conn.sendall(json.dumps(REPLIES[MODE]).encode() + b"\n")
+        except OSError:
+            pass  # the module hung up first (it refused this peer)
