@@ -3,12 +3,14 @@
 
 SWIFT       ?= swift
 SWIFT_FLAGS ?=
+PREFIX      ?= /usr/local
+DESTDIR     ?=
 
 # Packages needed to build (headers and libraries) and to test (peers, tools).
 BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev
 TEST_DEPS   = oathtool socat python3 systemd util-linux passwd
 
-.PHONY: all build test deps test-deps clean
+.PHONY: all build test deps test-deps install uninstall clean
 
 all: build
 
@@ -27,6 +29,18 @@ test: test-deps
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 	scripts/check-units.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated
 	$(MAKE) -C pam test
+	scripts/test-install-destdir.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
+
+# Builds release binaries, creates the otpgate user, installs everything, creates
+# the key if missing and starts the daemon (systemd if running, else in the
+# background). Prints the pam.d and sshd_config lines to add; edits neither.
+install: deps
+	$(SWIFT) build -c release $(SWIFT_FLAGS)
+	$(MAKE) -C pam
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$$($(SWIFT) build -c release $(SWIFT_FLAGS) --show-bin-path) scripts/install.sh
+
+uninstall:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/uninstall.sh
 
 clean:
 	rm -rf .build

@@ -26,6 +26,9 @@ struct OTPGated: AsyncParsableCommand {
     @Option(name: .customLong("state-dir"), help: "Put the store, the key and both sockets under this directory.")
     var stateDirectory: String?
 
+    @Flag(name: .customLong("create-key"), help: "Create the master key file (the configured key_file) if missing, then exit. Used by 'make install'.")
+    var createKey = false
+
     mutating func run() async throws {
         LoggingSystem.bootstrap { JournalLogHandler(label: $0) }
         let logger = Logger(label: "otpgated")
@@ -53,6 +56,17 @@ struct OTPGated: AsyncParsableCommand {
             try DaemonSetup.prepareStateDirectory(absolute)
         }
         umask(0o077)
+        if createKey {
+            var st = stat()
+            if lstat(settings.keyFile, &st) == 0 {
+                print("otpgated: master key \(settings.keyFile) exists; left as it is")
+            } else {
+                let key = try MasterKey.generate()
+                try KeyFile.write(key, to: settings.keyFile)
+                print("otpgated: created master key \(settings.keyFile) (key id \(key.id)); back it up")
+            }
+            return
+        }
         raiseFileLimit()
 
         let environment = ProcessInfo.processInfo.environment
