@@ -111,5 +111,5 @@ otpgate is installed. To ask for a code on SSH and sudo, add these lines yoursel
       AuthenticationMethods publickey,keyboard-interactive:pam keyboard-interactive:pam
 
 'nullok' lets users without a token in (remove it once everyone has enrolled).
-Examples: $SYSCONF/pam.d-examples/. Enrol a user: otpgate enroll.
+Examples: $SYSCONF/pam.d-examples/. To enrol, see 'Protect SSH and sudo' in the README.
 MSG
