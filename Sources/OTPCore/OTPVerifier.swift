@@ -48,8 +48,9 @@ public enum OTPVerifier {
     }
 
     /// HOTP: accepts a code for the next `lookAhead + 1` counters after `watermark`
-    /// (or from `initialCounter` when no code was accepted yet). The watermark's own
-    /// counter is checked too, so that a reused code is reported as a replay.
+    /// (or from `initialCounter` when no code was accepted yet). The `lookAhead + 1`
+    /// counters up to and including the watermark are checked too, so that a code
+    /// used before (or overtaken by a later one) is reported as a replay.
     public static func verifyHOTP(
         code input: String, secret: [UInt8], parameters: OTPParameters,
         initialCounter: UInt64 = 0, lookAhead: Int = 10, watermark: UInt64?
@@ -60,7 +61,8 @@ public enum OTPVerifier {
         let next: UInt64
         var candidates: [UInt64] = []
         if let watermark {
-            candidates.append(watermark)
+            let oldest = watermark >= UInt64(lookAhead) ? watermark - UInt64(lookAhead) : 0
+            candidates.append(contentsOf: oldest...watermark)
             guard watermark < UInt64.max else { return .rejected(.noMatch) }
             next = watermark + 1
         } else {

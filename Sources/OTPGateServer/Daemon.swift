@@ -96,8 +96,7 @@ public final class Daemon: Service, Sendable {
         let idle = TimeAmount.seconds(config.idleTimeout)
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
-                try channel.pipeline.syncOperations.addHandler(CloseOnIdleHandler())
+                try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(timeout: idle))
                 return try Connection(wrappingChannelSynchronously: channel)
             }
         }
@@ -211,16 +210,3 @@ public final class Daemon: Service, Sendable {
     }
 }
 
-/// Closes a connection that sent nothing for the idle timeout (a half line included).
-final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-}

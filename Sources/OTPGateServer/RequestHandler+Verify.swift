@@ -135,6 +135,7 @@ extension RequestHandler {
     func requireCurrentCode(_ code: String?, user: String, peer: Peer, asAdmin: Bool, id: String?, now: Int64) throws -> Reply? {
         if asAdmin { return nil }
         guard let code, !code.isEmpty else {
+            try store.appendAudit(audit("forbidden", user: user, peer: peer, now: now, detail: "factor change without a current code"))
             return .failure(id: id, code: .forbidden, message: "a current code is needed to change the factors of an enrolled user")
         }
         let outcome = try checkCode(code, user: user, peer: peer, context: Context(service: "otpgate"), now: now)

@@ -5,6 +5,9 @@ public import OTPCore
 extension OTPStore {
     /// At most this many unconfirmed enrolments per user at once.
     public static let maxPendingEnrollments = 5
+    /// Expired enrolments are kept this long, so that a late confirmation is told
+    /// "expired" rather than "no such enrolment"; then they are purged.
+    public static let expiredEnrollmentGrace: Int64 = 86_400
 
     static func enrollmentBinding(id: String, user: String) -> SecretBinding {
         SecretBinding(table: "enrollments", row: id, user: user, column: "secret")
@@ -27,9 +30,9 @@ extension OTPStore {
         let id = try Self.randomID(length: 26)
         return try write { db in
             let uid = try Self.ensureUser(db, user, now: now)
-            try EnrollmentRecord.filter(EnrollmentRecord.Columns.expiresAt <= now).deleteAll(db)
-            guard try EnrollmentRecord.filter(EnrollmentRecord.Columns.userID == uid).fetchCount(db)
-                < Self.maxPendingEnrollments
+            try EnrollmentRecord.filter(EnrollmentRecord.Columns.expiresAt <= now - Self.expiredEnrollmentGrace).deleteAll(db)
+            guard try EnrollmentRecord.filter(EnrollmentRecord.Columns.userID == uid && EnrollmentRecord.Columns.expiresAt > now)
+                .fetchCount(db) < Self.maxPendingEnrollments
             else {
                 throw StoreError(
                     .conflict,
@@ -118,9 +121,10 @@ extension OTPStore {
         }
     }
 
-    /// Deletes every enrolment that expired at or before `now`; returns how many.
+    /// Deletes every enrolment that expired more than `grace` seconds before `now`;
+    /// returns how many.
     @discardableResult
-    public func purgeExpiredEnrollments(now: Int64) throws(StoreError) -> Int {
-        try write { db in try EnrollmentRecord.filter(EnrollmentRecord.Columns.expiresAt <= now).deleteAll(db) }
+    public func purgeExpiredEnrollments(now: Int64, grace: Int64 = expiredEnrollmentGrace) throws(StoreError) -> Int {
+        try write { db in try EnrollmentRecord.filter(EnrollmentRecord.Columns.expiresAt <= now - grace).deleteAll(db) }
     }
 }

@@ -84,6 +84,10 @@ struct VerifierTests {
         #expect(try check(4, watermark: nil) == .rejected(.noMatch))
         #expect(try check(5, watermark: 4) == .accepted(counter: 5, drift: 0))
         #expect(try check(4, watermark: 4) == .rejected(.replayed))
+        // Older codes, overtaken by a later one, are replays too (within the look-ahead).
+        #expect(try check(2, watermark: 4) == .rejected(.replayed))
+        #expect(try check(1, watermark: 4) == .rejected(.replayed))
+        #expect(try check(0, watermark: 4) == .rejected(.noMatch))
         #expect(try check(8, watermark: 4) == .accepted(counter: 8, drift: 3))
         #expect(try check(9, watermark: 4) == .rejected(.noMatch))
         let fromInitial = try OTPVerifier.verifyHOTP(

@@ -1,0 +1,11 @@
+/// Why the test fixture could not do what a test asked (start the daemon, connect,
+/// read a reply): one line for the test report.
+struct FixtureError: Error, CustomStringConvertible {
+    let message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+
+    var description: String { message }
+}
