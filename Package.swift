@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "OTPGateStore", targets: ["OTPGateStore"]),
         .library(name: "OTPGateProtocol", targets: ["OTPGateProtocol"]),
         .library(name: "OTPGateServer", targets: ["OTPGateServer"]),
+        .library(name: "OTPGateClient", targets: ["OTPGateClient"]),
         .executable(name: "otpgated", targets: ["otpgated"]),
     ],
     dependencies: [
@@ -56,6 +57,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "COTPGateSystem"),
+        .target(
+            name: "OTPGateClient",
+            dependencies: ["OTPGateProtocol"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "OTPGateServer",
             dependencies: [
