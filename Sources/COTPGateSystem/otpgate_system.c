@@ -2,6 +2,8 @@
 #include "otpgate_system.h"
 
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/timex.h>
 
 int otpgate_clock_synced(long *max_error_us)
@@ -17,7 +19,10 @@ int otpgate_clock_synced(long *max_error_us)
     return (state != TIME_ERROR && !(tx.status & STA_UNSYNC)) ? 1 : 0;
 }
 
-void otpgate_wipe(void *buffer, size_t length)
+int otpgate_disable_core_dumps(void)
 {
-    explicit_bzero(buffer, length);
+    struct rlimit none = { 0, 0 };
+    if (setrlimit(RLIMIT_CORE, &none) != 0)
+        return -1;
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }

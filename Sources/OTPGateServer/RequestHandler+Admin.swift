@@ -28,15 +28,17 @@ extension RequestHandler {
     }
 
     func adminReset(user: String, id: String?, peer: Peer, now: Int64) throws -> Reply {
-        guard try store.resetUser(user) else { return notEnrolled(user, id: id) }
-        try store.appendAudit(audit("admin.reset", user: user, peer: peer, now: now))
+        guard try store.resetUser(user, audit: audit("admin.reset", user: user, peer: peer, now: now)) else {
+            return notEnrolled(user, id: id)
+        }
         logger.notice("user reset", metadata: ["user.name": "\(user)", "peer.uid": "\(peer.uid)"])
         return .success(id: id)
     }
 
     func adminUnlock(user: String, id: String?, peer: Peer, now: Int64) throws -> Reply {
-        guard try store.unlock(user: user) else { return notEnrolled(user, id: id) }
-        try store.appendAudit(audit("admin.unlock", user: user, peer: peer, now: now))
+        guard try store.unlock(user: user, audit: audit("admin.unlock", user: user, peer: peer, now: now)) else {
+            return notEnrolled(user, id: id)
+        }
         logger.notice("user unlocked", metadata: ["user.name": "\(user)", "peer.uid": "\(peer.uid)"])
         return .success(id: id)
     }

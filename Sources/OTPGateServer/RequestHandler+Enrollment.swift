@@ -6,6 +6,10 @@ import OTPGateStore
 extension RequestHandler {
     func enrollBegin(_ r: EnrollBeginRequest, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Reply {
         let existing = try store.tokens(user: r.user)
+        // Checked before the current code is used up, so a refused request costs none.
+        if let name = r.name, existing.contains(where: { $0.name == name }) {
+            return .failure(id: id, code: .conflict, message: "user \(r.user) already has a token named '\(name)'")
+        }
         if !existing.isEmpty, let refusal = try requireCurrentCode(r.code, user: r.user, peer: peer, asAdmin: asAdmin, id: id, now: now) {
             return refusal
         }
@@ -20,8 +24,8 @@ extension RequestHandler {
         let name = r.name ?? Self.defaultTokenName(taken: Set(existing.map(\.name)))
         let secret = try OTPSecret.generate()
         let pending = try store.beginEnrollment(
-            user: r.user, name: name, parameters: parameters, secret: secret, now: now, ttl: config.enrollmentTTL)
-        try store.appendAudit(audit("enroll.begin", user: r.user, peer: peer, now: now, detail: "\(kind.rawValue) token \(name)"))
+            user: r.user, name: name, parameters: parameters, secret: secret, now: now, ttl: config.enrollmentTTL,
+            audit: audit("enroll.begin", user: r.user, peer: peer, now: now, detail: "\(kind.rawValue) token \(name)"))
         logger.notice("enrolment begun", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "token.name": "\(name)"])
         let uri = OTPAuthURI(parameters: parameters, secret: secret, account: r.user, issuer: issuer)
         return .success(
@@ -67,21 +71,23 @@ extension RequestHandler {
         // Hash new recovery codes (slow) before the transaction, and only if needed.
         let batch = try store.recoveryCodesRemaining(user: r.user) == 0
             ? RecoveryCodeBatch.generate(count: config.recoveryCodes, hasher: store.recoveryHasher) : nil
+        let event = audit("enroll.confirm", user: r.user, peer: peer, now: now)
         let (token, stored) = try store.confirmEnrollment(
-            id: pending.id, user: r.user, counter: counter, drift: drift, recoveryCodes: batch, now: now)
-        try store.appendAudit(audit(
-            "enroll.confirm", user: r.user, peer: peer, now: now,
-            detail: "token \(token.name)" + (stored ? ", new recovery codes" : "")))
+            id: pending.id, user: r.user, counter: counter, drift: drift, recoveryCodes: batch, now: now,
+            audit: { token, stored in
+                var e = event
+                e.detail = "token \(token.name)" + (stored ? ", new recovery codes" : "")
+                return e
+            })
         logger.notice("enrolment confirmed", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "token.name": "\(token.name)"])
         return .success(
             id: id, result: EnrollConfirmResult(token: token.id, name: token.name, recoveryCodes: stored ? batch?.codes : nil))
     }
 
     func enrollCancel(_ r: EnrollCancelRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {
-        guard try store.cancelEnrollment(id: r.enrollment, user: r.user) else {
+        guard try store.cancelEnrollment(id: r.enrollment, user: r.user, audit: audit("enroll.cancel", user: r.user, peer: peer, now: now)) else {
             return .failure(id: id, code: .noEnrollment, message: "there is no pending enrolment \(r.enrollment) for \(r.user)")
         }
-        try store.appendAudit(audit("enroll.cancel", user: r.user, peer: peer, now: now))
         return .success(id: id)
     }
 
@@ -94,8 +100,9 @@ extension RequestHandler {
         if let refusal = try requireCurrentCode(r.code, user: r.user, peer: peer, asAdmin: asAdmin, id: id, now: now) {
             return refusal
         }
-        let left = try store.removeToken(user: r.user, tokenID: token.id)
-        try store.appendAudit(audit("token.remove", user: r.user, peer: peer, now: now, detail: "token \(token.name), \(left) left"))
+        let left = try store.removeToken(
+            user: r.user, tokenID: token.id,
+            audit: audit("token.remove", user: r.user, peer: peer, now: now, detail: "token \(token.name)"))
         logger.notice("token removed", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "token.name": "\(token.name)"])
         return .success(id: id, result: TokenRemoveResult(enrolled: left > 0))
     }
@@ -106,8 +113,8 @@ extension RequestHandler {
             return refusal
         }
         let batch = try RecoveryCodeBatch.generate(count: config.recoveryCodes, hasher: store.recoveryHasher)
-        try store.replaceRecoveryCodes(user: r.user, batch: batch, now: now)
-        try store.appendAudit(audit("recovery.regenerate", user: r.user, peer: peer, now: now))
+        try store.replaceRecoveryCodes(
+            user: r.user, batch: batch, now: now, audit: audit("recovery.regenerate", user: r.user, peer: peer, now: now))
         logger.notice("recovery codes regenerated", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)"])
         return .success(id: id, result: RecoveryRegenerateResult(recoveryCodes: batch.codes))
     }

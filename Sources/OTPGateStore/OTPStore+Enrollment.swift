@@ -17,7 +17,7 @@ extension OTPStore {
     /// a first code or expires at `now + ttl`.
     public func beginEnrollment(
         user: String, name: String, parameters: OTPParameters, secret: [UInt8], initialCounter: UInt64 = 0,
-        now: Int64, ttl: Int64
+        now: Int64, ttl: Int64, audit: AuditEvent? = nil
     ) throws(StoreError) -> PendingEnrollment {
         try Self.validateUser(user)
         guard !name.isEmpty, name.utf8.count <= 64,
@@ -49,6 +49,7 @@ extension OTPStore {
                 algorithm: parameters.algorithm.rawValue, digits: parameters.digits, period: parameters.period,
                 initialCounter: Int64(initialCounter), secret: Data(sealed), createdAt: now, expiresAt: now + ttl)
             try record.insert(db)
+            try Self.insertAudit(db, audit)
             return PendingEnrollment(
                 id: id, user: user, name: name, parameters: parameters, secret: secret,
                 initialCounter: initialCounter, createdAt: now, expiresAt: now + ttl)
@@ -83,9 +84,11 @@ extension OTPStore {
     /// Turns a pending enrolment into a token, in one transaction. The code that
     /// confirmed it matched `counter`, which becomes the token's watermark (so that
     /// code cannot be used again to log in). `recoveryCodes` are stored only when
-    /// the user has no unused ones; the result says whether they were.
+    /// the user has no unused ones; the result says whether they were. `audit`
+    /// builds the audit event from the outcome; it commits with the change.
     public func confirmEnrollment(
-        id: String, user: String, counter: UInt64, drift: Int, recoveryCodes: RecoveryCodeBatch?, now: Int64
+        id: String, user: String, counter: UInt64, drift: Int, recoveryCodes: RecoveryCodeBatch?, now: Int64,
+        audit: (@Sendable (TokenInfo, Bool) -> AuditEvent)? = nil
     ) throws(StoreError) -> (token: TokenInfo, storedRecoveryCodes: Bool) {
         guard counter <= UInt64(Int64.max) else {
             throw StoreError(.invalidInput, "counter \(counter) is beyond what the store keeps")
@@ -107,17 +110,22 @@ extension OTPStore {
                 try Self.insert(batch, userID: e.userID, db: db, now: now)
                 stored = true
             }
-            return (try Self.info(token, user: user), stored)
+            let info = try Self.info(token, user: user)
+            try Self.insertAudit(db, audit?(info, stored))
+            return (info, stored)
         }
     }
 
     /// Cancels a pending enrolment. Returns false when there was none.
     @discardableResult
-    public func cancelEnrollment(id: String, user: String) throws(StoreError) -> Bool {
+    public func cancelEnrollment(id: String, user: String, audit: AuditEvent? = nil) throws(StoreError) -> Bool {
         try write { db in
-            guard let uid = try Self.userID(db, user) else { return false }
-            return try EnrollmentRecord.filter(EnrollmentRecord.Columns.id == id && EnrollmentRecord.Columns.userID == uid)
-                .deleteAll(db) == 1
+            guard let uid = try Self.userID(db, user),
+                try EnrollmentRecord.filter(EnrollmentRecord.Columns.id == id && EnrollmentRecord.Columns.userID == uid)
+                    .deleteAll(db) == 1
+            else { return false }
+            try Self.insertAudit(db, audit)
+            return true
         }
     }
 

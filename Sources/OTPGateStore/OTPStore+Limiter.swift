@@ -59,10 +59,11 @@ extension OTPStore {
 
     /// Clears every failure count and lock of `user`. Returns false for an unknown user.
     @discardableResult
-    public func unlock(user: String) throws(StoreError) -> Bool {
+    public func unlock(user: String, audit: AuditEvent? = nil) throws(StoreError) -> Bool {
         try write { db in
             guard let uid = try Self.userID(db, user) else { return false }
             try LimiterRecord.filter(LimiterRecord.Columns.userID == uid).deleteAll(db)
+            try Self.insertAudit(db, audit)
             return true
         }
     }

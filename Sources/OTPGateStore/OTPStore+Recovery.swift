@@ -26,13 +26,14 @@ extension OTPStore {
     }
 
     /// Replaces all recovery codes of `user` (who must have a token) with `batch`.
-    public func replaceRecoveryCodes(user: String, batch: RecoveryCodeBatch, now: Int64) throws(StoreError) {
+    public func replaceRecoveryCodes(user: String, batch: RecoveryCodeBatch, now: Int64, audit: AuditEvent? = nil) throws(StoreError) {
         try write { db in
             guard let uid = try Self.userID(db, user),
                 try TokenRecord.filter(TokenRecord.Columns.userID == uid).fetchCount(db) > 0
             else { throw StoreError(.notFound, "user \(user) has no tokens, so no recovery codes") }
             try RecoveryCodeRecord.filter(RecoveryCodeRecord.Columns.userID == uid).deleteAll(db)
             try Self.insert(batch, userID: uid, db: db, now: now)
+            try Self.insertAudit(db, audit)
         }
     }
 

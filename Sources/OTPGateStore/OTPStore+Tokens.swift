@@ -82,7 +82,7 @@ extension OTPStore {
 
     /// Removes one token; removing the last one also removes the recovery codes.
     /// Returns how many tokens the user has left.
-    public func removeToken(user: String, tokenID: String) throws(StoreError) -> Int {
+    public func removeToken(user: String, tokenID: String, audit: AuditEvent? = nil) throws(StoreError) -> Int {
         try write { db in
             guard let uid = try Self.userID(db, user),
                 try TokenRecord.filter(TokenRecord.Columns.id == tokenID && TokenRecord.Columns.userID == uid)
@@ -92,6 +92,7 @@ extension OTPStore {
             if left == 0 {
                 try RecoveryCodeRecord.filter(RecoveryCodeRecord.Columns.userID == uid).deleteAll(db)
             }
+            try Self.insertAudit(db, audit)
             return left
         }
     }
@@ -99,10 +100,12 @@ extension OTPStore {
     /// Removes every token, recovery code, pending enrolment and limiter row of
     /// `user`. Returns false when there was no such user. The audit log is kept.
     @discardableResult
-    public func resetUser(_ user: String) throws(StoreError) -> Bool {
+    public func resetUser(_ user: String, audit: AuditEvent? = nil) throws(StoreError) -> Bool {
         try write { db in
             // ON DELETE CASCADE removes the rest.
-            try UserRecord.filter(UserRecord.Columns.name == user).deleteAll(db) == 1
+            guard try UserRecord.filter(UserRecord.Columns.name == user).deleteAll(db) == 1 else { return false }
+            try Self.insertAudit(db, audit)
+            return true
         }
     }
 

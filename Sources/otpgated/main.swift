@@ -56,6 +56,9 @@ struct OTPGated: AsyncParsableCommand {
             try DaemonSetup.prepareStateDirectory(absolute)
         }
         umask(0o077)
+        if !ProcessHardening.disableCoreDumps() {
+            logger.warning("could not disable core dumps; a crash could write secrets to disk")
+        }
         if createKey {
             var st = stat()
             if lstat(settings.keyFile, &st) == 0 {

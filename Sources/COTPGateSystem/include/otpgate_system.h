@@ -11,7 +11,9 @@
    kernel's maximum error estimate in microseconds. */
 int otpgate_clock_synced(long *max_error_us);
 
-/* Wipes memory in a way the compiler may not optimise away. */
-void otpgate_wipe(void *buffer, size_t length);
+/* Makes this process non-dumpable (no core files, no ptrace by same-uid processes)
+   and sets RLIMIT_CORE to 0. Returns 0, or -1 with errno set. */
+int otpgate_disable_core_dumps(void);
+
 
 #endif
