@@ -474,7 +474,7 @@ static int parse_reply(const char *line, struct reply *r)
     } else {
         for (;;) {
             char key[64];
-            char str[256];
+            char str[MAX_REPLY];
             long number = 0;
             enum value_kind kind;
             skip_ws(&p);
