@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "OTPGateServer", targets: ["OTPGateServer"]),
         .library(name: "OTPGateClient", targets: ["OTPGateClient"]),
         .executable(name: "otpgated", targets: ["otpgated"]),
+        .executable(name: "otpgate", targets: ["otpgate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -57,6 +58,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "COTPGateSystem"),
+        .systemLibrary(
+            name: "CQREncode",
+            pkgConfig: "libqrencode",
+            providers: [.apt(["libqrencode-dev"])]
+        ),
         .target(
             name: "OTPGateClient",
             dependencies: ["OTPGateProtocol"],
@@ -83,6 +89,23 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "otpgate",
+            dependencies: [
+                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateServer", "OTPGateStore", "CQREncode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "otpgate-bench",
+            dependencies: [
+                "OTPCore", "OTPGateStore", "OTPGateProtocol", "OTPGateClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -126,4 +126,9 @@ public struct OTPGateClient: Sendable {
     public func audit(user: String? = nil, since: Timestamp? = nil, limit: Int? = nil) async throws(OTPGateClientError) -> AdminAuditResult {
         try await call(.adminAudit(AdminAuditRequest(user: user, since: since, limit: limit)), as: AdminAuditResult.self)
     }
+
+    /// Re-encrypts every secret under a new master key (admin socket).
+    public func rekey() async throws(OTPGateClientError) -> AdminRekeyResult {
+        try await call(.adminRekey, as: AdminRekeyResult.self)
+    }
 }

@@ -13,6 +13,7 @@ extension Request {
         case adminReset(AdminResetRequest)
         case adminUnlock(AdminUnlockRequest)
         case adminAudit(AdminAuditRequest)
+        case adminRekey
 
         public var operation: WireOperation {
             switch self {
@@ -28,6 +29,7 @@ extension Request {
             case .adminReset: .adminReset
             case .adminUnlock: .adminUnlock
             case .adminAudit: .adminAudit
+            case .adminRekey: .adminRekey
             }
         }
 
@@ -45,7 +47,7 @@ extension Request {
             case .adminReset(let request): request.user
             case .adminUnlock(let request): request.user
             case .adminAudit(let request): request.user
-            case .health, .adminList: nil
+            case .health, .adminList, .adminRekey: nil
             }
         }
 
@@ -61,7 +63,7 @@ extension Request {
             case .adminReset(let request): request.fields
             case .adminUnlock(let request): request.fields
             case .adminAudit(let request): request.fields
-            case .health, .adminList: [:]
+            case .health, .adminList, .adminRekey: [:]
             }
         }
 
@@ -79,6 +81,7 @@ extension Request {
             case .adminReset: self = .adminReset(try AdminResetRequest(reading: fields))
             case .adminUnlock: self = .adminUnlock(try AdminUnlockRequest(reading: fields))
             case .adminAudit: self = .adminAudit(try AdminAuditRequest(reading: fields))
+            case .adminRekey: self = .adminRekey
             }
         }
 
@@ -91,7 +94,7 @@ extension Request {
             case .enrollConfirm(let request): request.description
             case .tokenRemove(let request): request.description
             case .recoveryRegenerate(let request): request.description
-            case .status, .enrollCancel, .health, .adminList, .adminReset, .adminUnlock, .adminAudit:
+            case .status, .enrollCancel, .health, .adminList, .adminReset, .adminUnlock, .adminAudit, .adminRekey:
                 operation.rawValue + (user.map { "(user: \($0))" } ?? "")
             }
         }

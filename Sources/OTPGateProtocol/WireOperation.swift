@@ -15,11 +15,12 @@ public enum WireOperation: String, Sendable, Hashable, CaseIterable, Codable {
     case adminReset = "admin.reset"
     case adminUnlock = "admin.unlock"
     case adminAudit = "admin.audit"
+    case adminRekey = "admin.rekey"
 
     /// Served only on the admin socket.
     public var isAdminOnly: Bool {
         switch self {
-        case .adminList, .adminReset, .adminUnlock, .adminAudit: true
+        case .adminList, .adminReset, .adminUnlock, .adminAudit, .adminRekey: true
         default: false
         }
     }

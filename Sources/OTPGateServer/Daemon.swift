@@ -44,7 +44,7 @@ public final class Daemon: Service, Sendable {
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
     public func run() async throws {
-        var listeners: [(ListenerSocket, NIOAsyncChannel<Connection, Never>)] = []
+        var listeners: [(ListenerSocket, NIOAsyncChannel<any Channel, Never>)] = []
         for socket in sockets {
             listeners.append((socket, try await bind(socket)))
         }
@@ -87,17 +87,18 @@ public final class Daemon: Service, Sendable {
         registry.drain()
     }
 
-    private func bind(_ socket: ListenerSocket) async throws -> NIOAsyncChannel<Connection, Never> {
+    private func bind(_ socket: ListenerSocket) async throws -> NIOAsyncChannel<any Channel, Never> {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             // A client may send its requests and shut down its side (socat does):
             // it still gets every reply.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
         let idle = TimeAmount.seconds(config.idleTimeout)
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(timeout: idle))
-                return try Connection(wrappingChannelSynchronously: channel)
+                try channel.pipeline.syncOperations.addHandler(HoldInboundHandler(limit: 4 * ProtocolLimits.maxRequestLineBytes))
+                return channel
             }
         }
         if let fd = socket.activatedFD {
@@ -112,7 +113,7 @@ public final class Daemon: Service, Sendable {
         return listener
     }
 
-    private func accept(on listener: NIOAsyncChannel<Connection, Never>, kind: SocketKind) async {
+    private func accept(on listener: NIOAsyncChannel<any Channel, Never>, kind: SocketKind) async {
         do {
             try await listener.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
@@ -133,14 +134,26 @@ public final class Daemon: Service, Sendable {
         var gid: UInt32 = 0
     }
 
-    private func serve(_ connection: Connection, kind: SocketKind) async {
-        let channel = connection.channel
+    /// Every path after wrapping ends in `executeThenClose`: an `NIOAsyncChannel`
+    /// dropped without it is a fatal error in swift-nio.
+    private func serve(_ channel: any Channel, kind: SocketKind) async {
+        // Wrapped here rather than in the child initializer (see HoldInboundHandler).
+        guard let connection = try? await channel.eventLoop.submit({
+            let wrapped = try Connection(wrappingChannelSynchronously: channel)
+            let operations = channel.pipeline.syncOperations
+            try operations.handler(type: HoldInboundHandler.self)
+                .release(context: operations.context(handlerType: HoldInboundHandler.self))
+            return wrapped
+        }).get() else {
+            try? await channel.close()
+            return
+        }
         guard let provider = channel as? any SocketOptionProvider,
             let cred: PeerCredentials = try? await provider.unsafeGetSocketOption(
                 level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).get()
         else {
             logger.error("could not read peer credentials; closing the connection")
-            try? await channel.close()
+            try? await connection.executeThenClose { _, _ in }
             return
         }
         let exempt = cred.uid == 0 || cred.uid == daemonUID
@@ -156,7 +169,10 @@ public final class Daemon: Service, Sendable {
         let daemonUID = self.daemonUID
         guard let peer = try? await pool.runIfActive({
             Peer.resolve(uid: cred.uid, gid: cred.gid, pid: cred.pid, socket: kind, config: config, daemonUID: daemonUID)
-        }) else { return }
+        }) else {
+            try? await connection.executeThenClose { _, _ in }
+            return
+        }
 
         do {
             try await connection.executeThenClose { inbound, outbound in

@@ -1,6 +1,7 @@
 import Logging
 import OTPGateProtocol
 import OTPGateStore
+import Synchronization
 
 extension RequestHandler {
     func health(id: String?, now: Int64) -> Reply {
@@ -50,5 +51,31 @@ extension RequestHandler {
                 service: e.service, rhost: e.rhost, detail: e.detail)
         }
         return .success(id: id, result: AdminAuditResult(events: events))
+    }
+
+    /// Re-encrypts every secret under a new key and replaces the key file, online:
+    /// verifies keep working throughout (the old key stays readable in memory).
+    func adminRekey(id: String?, peer: Peer, now: Int64) -> Reply {
+        if KeyFile.isCredential(keySource) {
+            return .failure(
+                id: id, code: .conflict,
+                message: "the key comes from a systemd credential (\(keySource)), which the daemon cannot replace; rotate it offline")
+        }
+        guard rekeying.withLock({ busy in defer { busy = true }; return !busy }) else {
+            return .failure(id: id, code: .conflict, message: "a rekey is already running")
+        }
+        defer { rekeying.withLock { $0 = false } }
+        let before = store.keyID
+        do {
+            let key = try KeyRotation.rotate(store: store, keyFile: keySource, now: now)
+            let count = try store.sealedSecretsByKey()[key.id.description] ?? 0
+            try store.appendAudit(audit("admin.rekey", user: nil, peer: peer, now: now, detail: "key \(before) -> \(key.id), \(count) secrets"))
+            logger.notice("master key rotated", metadata: ["key.old": "\(before)", "key.new": "\(key.id)", "peer.uid": "\(peer.uid)"])
+            return .success(id: id, result: AdminRekeyResult(keyID: key.id.description, secrets: count))
+        } catch {
+            logger.error("rekey failed", metadata: ["error": "\(error.message)"])
+            // Key file errors name paths and fixes, never key material.
+            return .failure(id: id, code: .conflict, message: "rekey failed: \(error.message)")
+        }
     }
 }

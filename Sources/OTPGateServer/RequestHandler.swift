@@ -3,6 +3,7 @@ public import Logging
 import OTPCore
 public import OTPGateProtocol
 public import OTPGateStore
+import Synchronization
 
 /// Answers parsed requests for a known peer: authorization, then the operation, then
 /// the reply. Synchronous and blocking (SQLite, scrypt): the listener runs it on a
@@ -18,9 +19,12 @@ public final class RequestHandler: Sendable {
     let issuer: String
     let startedAt: Int64
     let now: @Sendable () -> Int64
+    /// Where the master key was loaded from: `admin.rekey` replaces that file.
+    let keySource: String
+    let rekeying = Mutex(false)
 
     public init(
-        store: OTPStore, config: ServerConfig, clock: ClockMonitor, logger: Logger,
+        store: OTPStore, config: ServerConfig, clock: ClockMonitor, logger: Logger, keySource: String,
         users: SystemUsers = SystemUsers(),
         now: @escaping @Sendable () -> Int64 = RequestHandler.systemTime
     ) {
@@ -29,6 +33,7 @@ public final class RequestHandler: Sendable {
         self.clock = clock
         self.logger = logger
         self.users = users
+        self.keySource = keySource
         self.now = now
         self.startedAt = now()
         self.issuer = config.issuer.isEmpty ? (ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "otpgate") : config.issuer
@@ -79,6 +84,7 @@ public final class RequestHandler: Sendable {
         case .adminReset(let r): return try adminReset(user: r.user, id: id, peer: peer, now: now)
         case .adminUnlock(let r): return try adminUnlock(user: r.user, id: id, peer: peer, now: now)
         case .adminAudit(let r): return try adminAudit(r, id: id)
+        case .adminRekey: return adminRekey(id: id, peer: peer, now: now)
         }
     }
 

@@ -106,7 +106,7 @@ public enum KeyFile {
         syncDirectory(of: path)
     }
 
-    static func isCredential(_ path: String) -> Bool {
+    public static func isCredential(_ path: String) -> Bool {
         path.hasSuffix("/" + credentialName)
     }
 

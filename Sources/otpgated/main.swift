@@ -81,7 +81,7 @@ struct OTPGated: AsyncParsableCommand {
 
         let clock = ClockMonitor(logger: logger)
         clock.check()
-        let handler = RequestHandler(store: store, config: settings, clock: clock, logger: logger)
+        let handler = RequestHandler(store: store, config: settings, clock: clock, logger: logger, keySource: keySource)
         var sockets = ListenerSocket.fromSystemd(environment: environment, config: settings)
         for kind in [SocketKind.public, .admin] where !sockets.contains(where: { $0.kind == kind }) {
             sockets.append(ListenerSocket(kind: kind, path: kind == .public ? settings.socketPath : settings.adminSocketPath))

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import GRDB
 import OTPGateProtocol
+import Synchronization
 import Testing
 
 /// Durability: what the daemon acknowledged survives SIGKILL; SIGTERM is a clean
@@ -93,6 +94,30 @@ struct CrashRecoveryTests {
         let status = daemon.expectOK(try daemon.connectAdmin().call("status", ["user": "alice"]))
         #expect(status.bool("enrolled") == true)
         #expect(daemon.log.contains("created a new master key") == false, "the existing key is used")
+    }
+
+    /// SIGTERM while clients keep connecting: connections accepted as the listeners
+    /// close must not crash the daemon (a dropped NIOAsyncChannel traps in swift-nio).
+    @Test func sigtermWhileClientsConnectExitsCleanly() throws {
+        for round in 0..<5 {
+            let daemon = try DaemonProcess()
+            let stop = Atomic<Bool>(false)
+            let path = daemon.socketPath
+            let threads = (0..<4).map { _ in
+                Thread {
+                    while !stop.load(ordering: .relaxed) {
+                        if let c = try? SocketClient(path: path) { _ = try? c.send(Array("{\"v\":1,\"op\":\"health\"}\n".utf8)) }
+                    }
+                }
+            }
+            threads.forEach { $0.start() }
+            usleep(200_000)
+            let status = daemon.stop()
+            stop.store(true, ordering: .relaxed)
+            usleep(50_000)
+            #expect(status == 0, "round \(round): \(daemon.diagnostics())")
+            #expect(!FileManager.default.fileExists(atPath: daemon.socketPath), "round \(round)")
+        }
     }
 
     @Test func limiterStateSurvivesARestart() throws {

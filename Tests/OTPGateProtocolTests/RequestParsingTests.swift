@@ -179,6 +179,7 @@ struct RequestParsingTests {
         Request(payload: .adminUnlock(AdminUnlockRequest(user: "alice"))),
         Request(payload: .adminAudit(AdminAuditRequest(user: "alice", since: Timestamp(unixSeconds: 0), limit: 10))),
         Request(payload: .adminAudit(AdminAuditRequest())),
+        Request(payload: .adminRekey),
     ]
 
     @Test(arguments: everyRequest)
@@ -201,7 +202,7 @@ struct RequestParsingTests {
     }
 
     @Test func adminOperations() {
-        #expect(WireOperation.allCases.filter(\.isAdminOnly) == [.adminList, .adminReset, .adminUnlock, .adminAudit])
+        #expect(WireOperation.allCases.filter(\.isAdminOnly) == [.adminList, .adminReset, .adminUnlock, .adminAudit, .adminRekey])
     }
 
     @Test func descriptionsWithholdCodes() throws {

@@ -1,0 +1,1 @@
+print("otpgate-bench: not written yet")

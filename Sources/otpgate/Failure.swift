@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import OTPGateClient
+import OTPGateProtocol
+
+/// How a command ends when it cannot do its job: one line on stderr and an exit
+/// status from the table in `otpgate --help`.
+enum Failure {
+    static let refused: Int32 = 1
+    static let limited: Int32 = 2
+    static let unreachable: Int32 = 3
+    static let doctorFound: Int32 = 4
+
+    /// Prints `message` as one line and returns the exit code to throw.
+    static func exit(_ message: String, status: Int32) -> ExitCode {
+        FileHandle.standardError.write(Data("otpgate: \(message)\n".utf8))
+        return ExitCode(status)
+    }
+
+    static func exit(_ error: OTPGateClientError) -> ExitCode {
+        switch error.code {
+        case .unreachable, .permissionDenied, .timeout, .protocolError, .daemon(.unavailable), .daemon(.internal):
+            return exit(error.message, status: unreachable)
+        case .daemon(.rateLimited):
+            return exit(error.message, status: limited)
+        case .daemon, .unknownDaemonError:
+            return exit(error.message, status: refused)
+        }
+    }
+}
+
+/// Runs a client call; a failure ends the command with its line and exit status.
+func call<T>(_ body: () async throws(OTPGateClientError) -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        throw Failure.exit(error)
+    }
+}
