@@ -7,8 +7,8 @@ PREFIX      ?= /usr/local
 DESTDIR     ?=
 
 # Packages needed to build (headers and libraries) and to test (peers, tools).
-BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev
-TEST_DEPS   = oathtool socat python3 systemd util-linux passwd
+BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev libqrencode-dev
+TEST_DEPS   = oathtool socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo
 
 .PHONY: all build test deps test-deps install uninstall clean
 
@@ -29,6 +29,7 @@ test: test-deps
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 	scripts/check-units.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated
 	$(MAKE) -C pam test
+	python3 Tests/System/test_logins.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated pam/build/pam_otpgate.so
 	scripts/test-install-destdir.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
 
 # Builds release binaries, creates the otpgate user, installs everything, creates
