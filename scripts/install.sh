@@ -26,10 +26,10 @@ say() { printf 'install: %s\n' "$*"; }
 install -d -m 0755 "$DESTDIR$PREFIX/sbin" "$DESTDIR$PAMDIR" "$DESTDIR$UNITDIR" "$DESTDIR$SYSCONF" \
     "$DESTDIR$PREFIX/share/doc/otpgate" "$DESTDIR$SYSCONF/pam.d-examples"
 install -m 0755 "$BINDIR/otpgated" "$DESTDIR$PREFIX/sbin/otpgated"
-if [ -x "$BINDIR/otpgate" ]; then
-    install -d -m 0755 "$DESTDIR$PREFIX/bin"
-    install -m 0755 "$BINDIR/otpgate" "$DESTDIR$PREFIX/bin/otpgate"
-fi
+install -d -m 0755 "$DESTDIR$PREFIX/bin" "$DESTDIR$PREFIX/share/bash-completion/completions"
+install -m 0755 "$BINDIR/otpgate" "$DESTDIR$PREFIX/bin/otpgate"
+"$BINDIR/otpgate" --generate-completion-script bash > "$DESTDIR$PREFIX/share/bash-completion/completions/otpgate"
+chmod 0644 "$DESTDIR$PREFIX/share/bash-completion/completions/otpgate"
 install -m 0644 "$PAMBUILD/pam_otpgate.so" "$DESTDIR$PAMDIR/pam_otpgate.so"
 for unit in otpgated.service otpgated.socket otpgated-admin.socket; do
     sed "s|/usr/local/sbin/otpgated|$PREFIX/sbin/otpgated|" "systemd/$unit" > "$DESTDIR$UNITDIR/$unit"
@@ -111,5 +111,5 @@ otpgate is installed. To ask for a code on SSH and sudo, add these lines yoursel
       AuthenticationMethods publickey,keyboard-interactive:pam keyboard-interactive:pam
 
 'nullok' lets users without a token in (remove it once everyone has enrolled).
-Examples: $SYSCONF/pam.d-examples/. To enrol, see 'Protect SSH and sudo' in the README.
+Examples: $SYSCONF/pam.d-examples/. Users enrol with: otpgate enroll. Check the host: otpgate admin doctor.
 MSG

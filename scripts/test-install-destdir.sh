@@ -16,6 +16,8 @@ expect() { # path mode
     [ "$mode" = "$2" ] || { echo "destdir: $1 has mode $mode, expected $2"; fail=1; }
 }
 expect /usr/local/sbin/otpgated 755
+expect /usr/local/bin/otpgate 755
+expect /usr/local/share/bash-completion/completions/otpgate 644
 expect "$pamdir/pam_otpgate.so" 644
 expect /usr/local/lib/systemd/system/otpgated.service 644
 expect /usr/local/lib/systemd/system/otpgated.socket 644

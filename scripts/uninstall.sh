@@ -22,5 +22,6 @@ fi
 rm -f "$DESTDIR$PREFIX/sbin/otpgated" "$DESTDIR$PREFIX/bin/otpgate" "$DESTDIR$PAMDIR/pam_otpgate.so" \
     "$DESTDIR$UNITDIR/otpgated.service" "$DESTDIR$UNITDIR/otpgated.socket" "$DESTDIR$UNITDIR/otpgated-admin.socket"
 rm -rf "$DESTDIR$PREFIX/share/doc/otpgate" "$DESTDIR/etc/otpgate/pam.d-examples"
+rm -f "$DESTDIR$PREFIX/share/bash-completion/completions/otpgate"
 [ -d /run/systemd/system ] && [ -z "$DESTDIR" ] && systemctl daemon-reload || true
 echo "uninstall: removed the programs, the module and the units; kept /etc/otpgate (config, master key) and /var/lib/otpgate (the store)"
