@@ -18,25 +18,18 @@ extension OTPStore {
         var count = 0
         do {
             try pool.write { db in
-                let tokens = try Row.fetchAll(
-                    db, sql: "SELECT t.id, t.secret, u.name FROM tokens t JOIN users u ON u.id = t.user_id")
-                for row in tokens {
-                    let id: String = row["id"]
-                    let binding = Self.binding(tokenID: id, user: row["name"])
-                    let plain = try ring.open(Array(row["secret"] as Data), for: binding)
-                    let sealed = try ring.seal(plain, for: binding)
-                    try db.execute(sql: "UPDATE tokens SET secret = ? WHERE id = ?", arguments: [Data(sealed), id])
-                    count += 1
-                }
-                let enrollments = try Row.fetchAll(
-                    db, sql: "SELECT e.id, e.secret, u.name FROM enrollments e JOIN users u ON u.id = e.user_id")
-                for row in enrollments {
-                    let id: String = row["id"]
-                    let binding = Self.enrollmentBinding(id: id, user: row["name"])
-                    let plain = try ring.open(Array(row["secret"] as Data), for: binding)
-                    let sealed = try ring.seal(plain, for: binding)
-                    try db.execute(sql: "UPDATE enrollments SET secret = ? WHERE id = ?", arguments: [Data(sealed), id])
-                    count += 1
+                // Tokens and pending enrolments seal their secret the same way: bound
+                // to (table, row id, user name, "secret").
+                for table in ["tokens", "enrollments"] {
+                    let rows = try Row.fetchAll(
+                        db, sql: "SELECT r.id, r.secret, u.name FROM \(table) r JOIN users u ON u.id = r.user_id")
+                    for row in rows {
+                        let id: String = row["id"]
+                        let binding = SecretBinding(table: table, row: id, user: row["name"], column: "secret")
+                        let sealed = try ring.seal(try ring.open(Array(row["secret"] as Data), for: binding), for: binding)
+                        try db.execute(sql: "UPDATE \(table) SET secret = ? WHERE id = ?", arguments: [Data(sealed), id])
+                        count += 1
+                    }
                 }
                 let check = try ring.seal(Self.keyCheckPlaintext, for: Self.keyCheckBinding)
                 try db.execute(
