@@ -132,6 +132,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A service outside this package's programs, checking a code through
+        // OTPGateClient; the CLI tests run it. A test helper, so it lives under Tests/
+        // (like the store harness) and is not a product.
+        .executableTarget(
+            name: "otpgate-client-example",
+            dependencies: ["OTPGateClient", "OTPGateProtocol"],
+            path: "Tests/ClientExample",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OTPGateCLITests",
+            dependencies: [
+                "otpgate", "otpgated", "otpgate-client-example", "OTPCore", "OTPGateClient", "OTPGateProtocol",
+            ],
+            exclude: ["enroll_pty.py"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OTPGateProtocolTests",
             dependencies: ["OTPGateProtocol"],

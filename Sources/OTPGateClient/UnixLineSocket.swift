@@ -17,7 +17,10 @@ final class UnixLineSocket {
             throw OTPGateClientError(.unreachable, "socket path \(path) is too long")
         }
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // A local until connected: once `self.fd` is set, a throw runs deinit, which
+        // closes it, and a second close here would hit whatever descriptor another
+        // thread opened under the same number meanwhile.
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw OTPGateClientError(.unreachable, "cannot create a socket: \(Self.errorText())") }
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
@@ -32,6 +35,7 @@ final class UnixLineSocket {
                 throw OTPGateClientError(.unreachable, "cannot connect to otpgated at \(path): \(String(cString: strerror(err))); is the daemon running?")
             }
         }
+        self.fd = fd
     }
 
     deinit { close(fd) }

@@ -77,7 +77,8 @@ extension Enroll {
             show(begun)
             for attempt in 1...tries {
                 guard let typed = Terminal.readSecret(prompt: "Code shown by the app: "), !typed.isEmpty else {
-                    throw Failure.exit("no code given; the enrolment expires at \(begun.expiresAt.rfc3339)", status: 1)
+                    try? await client.enrollCancel(user: user, enrollment: begun.enrollment)
+                    throw Failure.exit("no code given; nothing was enrolled", status: 1)
                 }
                 do {
                     let done = try await client.enrollConfirm(user: user, enrollment: begun.enrollment, code: typed)
@@ -86,7 +87,11 @@ extension Enroll {
                     return
                 } catch {
                     // (No `catch where` here: on a typed throw it crashes Swift 6.3.1.)
-                    guard error.code == .daemon(.invalidCode) && attempt < tries else { throw Failure.exit(error) }
+                    guard error.code == .daemon(.invalidCode) && attempt < tries else {
+                        // Leave no pending enrolment behind (five of them block the next one).
+                        try? await client.enrollCancel(user: user, enrollment: begun.enrollment)
+                        throw Failure.exit(error)
+                    }
                     Terminal.write("That code does not match; check the app's clock and try the next code.\n")
                 }
             }

@@ -19,8 +19,12 @@ enum Failure {
 
     static func exit(_ error: OTPGateClientError) -> ExitCode {
         switch error.code {
-        case .unreachable, .permissionDenied, .timeout, .protocolError, .daemon(.unavailable), .daemon(.internal):
+        case .unreachable, .timeout, .protocolError, .daemon(.unavailable), .daemon(.internal):
             return exit(error.message, status: unreachable)
+        case .permissionDenied:
+            // The daemon is there; this caller may not use that socket (the admin socket
+            // as a user): a refusal like `forbidden`, not "the daemon is down".
+            return exit(error.message, status: refused)
         case .daemon(.rateLimited):
             return exit(error.message, status: limited)
         case .daemon, .unknownDaemonError:

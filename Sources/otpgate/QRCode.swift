@@ -22,7 +22,7 @@ struct QRCode {
     }
 
     /// Two module rows per text line with half blocks: fits 80 columns up to a
-    /// version-15 code. Light modules are drawn (terminals are mostly light text on a
+    /// version-14 code (73 modules plus the quiet zone); an otpauth URI needs about 6. Light modules are drawn (terminals are mostly light text on a
     /// dark background), so the code reads dark-on-light to a camera.
     func halfBlocks() -> String {
         let range = -Self.quietZone..<(size + Self.quietZone)

@@ -1,0 +1,138 @@
+import Foundation
+import OTPCore
+import OTPGateClient
+import OTPGateProtocol
+import Testing
+
+/// `otpgate enroll` as people use it (through a pseudo-terminal, driven by pexpect) and
+/// as scripts use it (`--json`, then `enroll confirm ID --code CODE --json`).
+@Suite struct EnrolmentTests {
+    /// What enroll_pty.py saw on the terminal.
+    struct Session: Decodable {
+        let transcript: String
+        let typed: [String]
+        let key: String?
+        let exit: Int32?
+        let signal: Int32?
+
+        /// The terminal's lines, without the pty's carriage returns.
+        var lines: [Substring] { transcript.replacing("\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false) }
+    }
+
+    /// Runs enroll_pty.py (next to this file) with the system's python3, which has pexpect.
+    static func drive(socket: String, mode: String) async throws -> Session {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("enroll_pty.py").path
+        let run = try await Command.check("/usr/bin/python3", [script, Programs.otpgate, socket, mode])
+        return try JSONDecoder().decode(Session.self, from: Data(run.stdout.utf8))
+    }
+
+    static let blocks: Set<Character> = ["█", "▀", "▄", " "]
+    static var recoveryCodePattern: Regex<Substring> { #/[0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5}/# }
+
+    @Test func interactiveEnrolmentShowsQRAndKeyConfirmsWithOathtoolAndShowsRecoveryCodesOnce() async throws {
+        let daemon = try await TestDaemon()
+
+        // LANG=C: the plain-ASCII QR code; end of input at the prompt ends the command.
+        let plain = try await Self.drive(socket: daemon.socketPath, mode: "eof")
+        #expect(plain.exit == 1, "\(plain.transcript)")
+        #expect(plain.transcript.unicodeScalars.allSatisfy { $0.isASCII }, "LANG=C gets no UTF-8:\n\(plain.transcript)")
+        #expect(plain.transcript.contains("\n####"), "\(plain.transcript)")
+        #expect(plain.lines.suffix(2).first == "otpgate: no code given; nothing was enrolled", "\(plain.transcript)")
+
+        // LANG=C.UTF-8: half blocks in 80 columns; a wrong code, then oathtool's.
+        let session = try await Self.drive(socket: daemon.socketPath, mode: "confirm")
+        let text = session.transcript
+        #expect(session.exit == 0 && session.signal == nil, "\(text)")
+        #expect(session.lines.allSatisfy { $0.count <= 80 }, "every line fits 80 columns:\n\(text)")
+        #expect(session.lines.first == "Scan this with your authenticator app:")
+        let qr = session.lines.filter { !$0.isEmpty && $0.allSatisfy(Self.blocks.contains) && $0.contains("█") }
+        #expect(qr.count >= 12, "a QR code of half blocks (at least 21 modules on 11 lines plus the quiet zone):\n\(text)")
+        #expect(Set(qr.map(\.count)).count == 1, "a square of equal lines")
+
+        // The key grouped in fours, Base32, 160 bits.
+        let key = try #require(session.key, "no key line:\n\(text)")
+        let groups = key.split(separator: " ", omittingEmptySubsequences: false)
+        #expect(groups.count == 8 && groups.allSatisfy { $0.count == 4 }, "\(key)")
+        #expect(key.replacing(" ", with: "").allSatisfy { "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".contains($0) })
+        #expect(text.contains("(time-based, SHA1, 6 digits, 30 s)"))
+        #expect(!text.contains("otpauth://"), "the URI is shown only with --show-uri")
+
+        // Codes are read without echo; a wrong one gets another try.
+        #expect(session.typed.count == 2)
+        for code in session.typed { #expect(!text.contains(code), "the typed code \(code) was echoed") }
+        #expect(text.components(separatedBy: "That code does not match; check the app's clock and try the next code.").count == 2)
+        #expect(text.contains("Token 'default' is active."))
+
+        // Ten recovery codes, each shown exactly once, after the confirmation.
+        let codes = text.matches(of: Self.recoveryCodePattern).map { String($0.output) }
+        #expect(codes.count == 10 && Set(codes).count == 10, "\(text)")
+        let active = try #require(text.range(of: "Token 'default' is active."))
+        if let first = codes.first, let shown = text.range(of: first) { #expect(shown.lowerBound > active.upperBound) }
+        #expect(text.contains("They are shown\r\nonly now: store them somewhere safe"))
+
+        // The daemon has the token; status shows no codes, only how many are left.
+        let status = try await daemon.admin.status(user: "root")
+        #expect(status.enrolled && status.tokens.map(\.name) == ["default"] && status.tokens.first?.kind == .totp)
+        #expect(status.recoveryRemaining == 10)
+
+        // One recovery code works exactly once.
+        let used = try await daemon.admin.verify(user: "root", code: codes[3], service: "test")
+        #expect(used.factor == .recovery && used.recoveryRemaining == 9)
+        do {
+            let twice = try await daemon.admin.verify(user: "root", code: codes[3])
+            Issue.record("a used recovery code was accepted again: \(twice)")
+        } catch {
+            #expect(error.code == .daemon(.invalidCode), "\(error)")
+        }
+        let after = try await Programs.otpgate(["status", "--socket", daemon.socketPath])
+        #expect(after.status == 0 && after.stdout.contains("recovery codes:     9 left\n"), "\(after)")
+        #expect(codes.allSatisfy { !after.stdout.contains($0) })
+    }
+
+    @Test func scriptableEnrolmentPrintsJSONAndConfirmsWithACodeArgument() async throws {
+        let daemon = try await TestDaemon()
+        let user = try await ThrowawayUser()
+        defer { user.remove() }
+        let started = unixNow()
+
+        let begin = try await Programs.otpgate(["enroll", "--json", "--socket", daemon.socketPath], as: user)
+        #expect(begin.status == 0 && begin.stderr.isEmpty, "\(begin)")
+        let begun = try #require(try JSONSerialization.jsonObject(with: Data(begin.stdout.utf8)) as? [String: Any], "\(begin)")
+        #expect(Set(begun.keys) == ["enrollment", "secret", "uri", "expires_at"])
+        let enrollment = try #require(begun["enrollment"] as? String)
+        let secret = try #require(begun["secret"] as? String)
+        #expect(enrollment.count == 26)
+        #expect(secret.count == 32 && secret.allSatisfy { "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".contains($0) })
+        let uri = try #require(begun["uri"] as? String)
+        #expect(uri.hasPrefix("otpauth://totp/") && uri.contains(":\(user.name)?secret=\(secret)&"), "\(uri)")
+        #expect(uri.hasSuffix("&algorithm=SHA1&digits=6&period=30"), "\(uri)")
+        let expires = try #require((begun["expires_at"] as? String).flatMap(Timestamp.init(rfc3339:)))
+        #expect((started + 590...unixNow() + 610).contains(expires.unixSeconds), "enrolments wait 600 s by default")
+
+        // A wrong code: refused, and the enrolment can still be confirmed.
+        let token = EnrolledToken(user: user.name, name: "default", kind: .totp, secret: try Base32.decode(secret), recoveryCodes: [])
+        let wrong = try await Programs.otpgate(
+            ["enroll", "confirm", enrollment, "--code", token.wrongCode(), "--json", "--socket", daemon.socketPath], as: user)
+        #expect(wrong.status == 1 && wrong.stdout.isEmpty, "\(wrong)")
+        #expect(wrong.stderr == "otpgate: the code does not match the new token; check the app and try again\n")
+
+        let code = try await Command.check("/usr/bin/oathtool", ["--totp", "-b", secret]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let confirm = try await Programs.otpgate(
+            ["enroll", "confirm", enrollment, "--code", code, "--json", "--socket", daemon.socketPath], as: user)
+        #expect(confirm.status == 0 && confirm.stderr.isEmpty, "\(confirm)")
+        let done = try #require(try JSONSerialization.jsonObject(with: Data(confirm.stdout.utf8)) as? [String: Any], "\(confirm)")
+        #expect(Set(done.keys) == ["token", "name", "recovery_codes"])
+        #expect((done["token"] as? String)?.count == 16)
+        #expect(done["name"] as? String == "default")
+        let codes = try #require(done["recovery_codes"] as? [String])
+        #expect(codes.count == 10 && codes.allSatisfy { $0.wholeMatch(of: Self.recoveryCodePattern) != nil }, "\(codes)")
+
+        // The user is enrolled now, and a second confirm of the same enrolment is refused.
+        let status = try await daemon.admin.status(user: user.name)
+        #expect(status.enrolled && status.tokens.first?.id == done["token"] as? String && status.recoveryRemaining == 10)
+        let again = try await Programs.otpgate(
+            ["enroll", "confirm", enrollment, "--code", code, "--json", "--socket", daemon.socketPath], as: user)
+        #expect(again.status == 1 && again.stdout.isEmpty && again.stderrLines.count == 1, "\(again)")
+        #expect(again.stderr.hasPrefix("otpgate: "), "\(again)")
+    }
+}
