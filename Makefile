@@ -8,7 +8,7 @@ DESTDIR     ?=
 
 # Packages needed to build (headers and libraries) and to test (peers, tools).
 BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev libqrencode-dev
-TEST_DEPS   = oathtool socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo
+TEST_DEPS   = oathtool socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin
 
 .PHONY: all build test deps test-deps install uninstall clean
 

@@ -1,3 +1,4 @@
+import Glibc
 import Foundation
 import OTPCore
 import OTPGateClient
@@ -87,6 +88,23 @@ import Testing
         let after = try await Programs.otpgate(["status", "--socket", daemon.socketPath])
         #expect(after.status == 0 && after.stdout.contains("recovery codes:     9 left\n"), "\(after)")
         #expect(codes.allSatisfy { !after.stdout.contains($0) })
+    }
+
+    /// The QR code decodes to exactly the otpauth URI: the SVG from --qr-svg, rendered
+    /// to PNG (rsvg-convert) and read by a real QR reader (zbarimg).
+    @Test func qrCodeDecodesToTheURI() async throws {
+        let daemon = try await TestDaemon()
+        let svg = daemon.directory + "/qr.svg"
+        let png = daemon.directory + "/qr.png"
+        let begin = try await Programs.otpgate(["enroll", "--json", "--qr-svg", svg, "--socket", daemon.socketPath])
+        #expect(begin.status == 0, "\(begin)")
+        let begun = try #require(try JSONSerialization.jsonObject(with: Data(begin.stdout.utf8)) as? [String: Any])
+        let uri = try #require(begun["uri"] as? String)
+        var st = stat()
+        #expect(stat(svg, &st) == 0 && st.st_mode & 0o777 == 0o600, "the SVG holds the secret: mode 0600")
+        _ = try await Command.check("/usr/bin/rsvg-convert", [svg, "-o", png])
+        let decoded = try await Command.check("/usr/bin/zbarimg", ["-q", "--raw", png])
+        #expect(decoded.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == uri)
     }
 
     @Test func scriptableEnrolmentPrintsJSONAndConfirmsWithACodeArgument() async throws {
