@@ -10,7 +10,7 @@ DESTDIR     ?=
 BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev libqrencode-dev
 TEST_DEPS   = oathtool socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin
 
-.PHONY: all build test deps test-deps install uninstall clean
+.PHONY: all build test deps test-deps bench install uninstall clean
 
 all: build
 
@@ -31,6 +31,34 @@ test: test-deps
 	$(MAKE) -C pam test
 	python3 Tests/System/test_logins.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated pam/build/pam_otpgate.so
 	scripts/test-install-destdir.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
+
+# Benchmarks (docs/PERFORMANCE.md): release build, then probes of the parts (fsync,
+# commit, HMAC, socket), verify load closed and open loop with the fsync count,
+# start-up and memory, and (as root) PAM logins against pam_google_authenticator and
+# pam_oath. About 4 minutes. Bigger: make bench BENCH_USERS=1000000 (enrols once into
+# BENCH_STATE, reused by every scenario, removed at the end).
+BENCH_DEPS     = pamtester strace libpam-google-authenticator libpam-oath
+BENCH_USERS    ?= 10000
+BENCH_DURATION ?= 10
+BENCH_RUNS     ?= 200
+BENCH_STATE    ?= /var/tmp/otpgate-bench-$(BENCH_USERS)
+
+bench: deps
+	@scripts/ensure-deps.sh $(BENCH_DEPS)
+	$(SWIFT) build -c release $(SWIFT_FLAGS)
+	$(MAKE) -C pam
+	@set -e; B=$$($(SWIFT) build -c release $(SWIFT_FLAGS) --show-bin-path)/otpgate-bench; \
+	S="--state-dir $(BENCH_STATE) --users $(BENCH_USERS)"; \
+	trap 'rm -rf $(BENCH_STATE) $(BENCH_STATE)-hotp' EXIT; \
+	$$B probe; \
+	$$B load $$S --connections 64 --duration $(BENCH_DURATION) --fsync-pass 5 --label "closed loop, 64 connections"; \
+	$$B load $$S --connections 1 --duration $(BENCH_DURATION) --label "closed loop, 1 connection"; \
+	$$B load $$S --connections 64 --rate 1000 --duration $(BENCH_DURATION) --label "open loop, 1000/s"; \
+	$$B load $$S --connections 64 --rate 1000 --duration $(BENCH_DURATION) --mix valid=50,wrong=25,replay=25 --label "open loop, 1000/s, half failures"; \
+	$$B load --state-dir $(BENCH_STATE)-hotp --users 10000 --kind hotp --connections 64 --duration $(BENCH_DURATION) --label "closed loop, HOTP (22 HMACs per verify)"; \
+	$$B startup $$S --starts 5; \
+	if [ "$$(id -u)" -eq 0 ]; then $$B peers --runs $(BENCH_RUNS); \
+	else echo "bench: PAM logins skipped (they need root: a temporary user and /etc/pam.d files)"; fi
 
 # Builds release binaries, creates the otpgate user, installs everything, creates
 # the key if missing and starts the daemon (systemd if running, else in the

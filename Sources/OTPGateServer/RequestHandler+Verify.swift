@@ -23,10 +23,12 @@ extension RequestHandler {
     /// recovery codes; commits the outcome (watermark, limiter, audit) before
     /// returning. A rate-limited user's code is not evaluated at all.
     func checkCode(_ code: String, user: String, peer: Peer, context: Context, now: Int64) throws -> CodeOutcome {
-        let tokens = try store.verifiableTokens(user: user)
-        guard !tokens.isEmpty else { return .notEnrolled }
         let rhost = context.rhost.flatMap { $0.isEmpty ? nil : $0 }
-        let state = try store.limitState(user: user, rhost: rhost, now: now)
+        // One read snapshot for the tokens, the limiter and the recovery count.
+        let snapshot = try store.verificationContext(user: user, rhost: rhost, now: now)
+        let tokens = snapshot.tokens
+        guard !tokens.isEmpty else { return .notEnrolled }
+        let state = snapshot.limit
         guard state == .open else {
             try store.appendAudit(audit("verify.limited", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
             return .limited(state)
@@ -55,8 +57,10 @@ extension RequestHandler {
                     user: user, tokenID: token.info.id, counter: counter, drift: drift, rhost: rhost, now: now, audit: event)
                 {
                 case .accepted:
-                    let remaining = try store.recoveryCodesRemaining(user: user)
-                    return .accepted(factor: params.kind == .totp ? .totp : .hotp, token: token.info.name, recoveryRemaining: remaining)
+                    // Accepting a one-time code leaves the recovery codes as they were.
+                    return .accepted(
+                        factor: params.kind == .totp ? .totp : .hotp, token: token.info.name,
+                        recoveryRemaining: snapshot.recoveryRemaining)
                 case .replayed:
                     sawReplay = true  // another request used it first
                 case .rateLimited(let s):

@@ -31,7 +31,10 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxConnections = 1024
     public var maxConnectionsPerUID = 64
     public var clockCheckInterval: Int64 = 300
-    public var workerThreads = 4
+    /// Requests in flight at once. Most of them wait for a group commit (see
+    /// OTPStore), so more threads make bigger batches and fewer fsyncs; scrypt stays
+    /// capped at `RecoveryCodeHasher.maxConcurrentHashes` whatever this is.
+    public var workerThreads = 64
 
     public init() {}
 
@@ -71,7 +74,7 @@ public struct ServerConfig: Sendable, Equatable {
         if let v = try r.integer("server.max_connections", 1...100_000) { maxConnections = v }
         if let v = try r.integer("server.max_connections_per_uid", 1...100_000) { maxConnectionsPerUID = v }
         if let v = try r.integer("server.clock_check_interval", Int64(10)...86_400) { clockCheckInterval = v }
-        if let v = try r.integer("server.worker_threads", 1...64) { workerThreads = v }
+        if let v = try r.integer("server.worker_threads", 1...512) { workerThreads = v }
         try r.rejectUnknownKeys()
         guard limiter.baseDelay <= limiter.maxDelay else {
             throw ConfigError("\(name): limiter.base_delay must not exceed limiter.max_delay")

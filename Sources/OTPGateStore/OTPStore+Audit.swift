@@ -14,12 +14,12 @@ extension OTPStore {
     @discardableResult
     static func insertAudit(_ db: Database, _ event: AuditEvent?) throws -> Int64 {
         guard let event else { return 0 }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO audit_events (time, event, user, peer_uid, service, rhost, detail)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [event.time, event.event, event.user, event.peerUID, event.service, event.rhost, event.detail])
+                """
+        ).execute(arguments: [event.time, event.event, event.user, event.peerUID, event.service, event.rhost, event.detail])
         return db.lastInsertedRowID
     }
 

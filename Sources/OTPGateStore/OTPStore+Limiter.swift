@@ -10,16 +10,22 @@ extension OTPStore {
     }
 
     func limitState(_ db: Database, userID: Int64, rhost: String?, now: Int64) throws -> LimitState {
-        let rows = try LimiterRecord
-            .filter(LimiterRecord.Columns.userID == userID)
-            .filter(([""] + (rhost.map { [$0] } ?? [])).contains(LimiterRecord.Columns.rhost))
-            .fetchAll(db)
+        // rhost '' is the row counting all hosts; with no rhost given, only that one.
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(sql: "SELECT rhost, failures, locked_until FROM limiter WHERE user_id = ? AND rhost IN ('', ?)"),
+            arguments: [userID, rhost ?? ""])
         var until: Int64?
-        for row in rows {
-            if row.rhost == "" && row.failures >= limiterPolicy.lockoutFailures { return .lockedOut }
-            if let u = row.lockedUntil, u > now { until = max(until ?? u, u) }
+        while let row = try rows.next() {
+            let host: String = row[0]
+            let failures: Int = row[1]
+            if host == "" && failures >= limiterPolicy.lockoutFailures { return .lockedOut }
+            if let u: Int64 = row[2], u > now { until = max(until ?? u, u) }
         }
         return until.map { .limited(until: $0) } ?? .open
+    }
+
+    static func clearFailures(_ db: Database, userID: Int64) throws {
+        try db.cachedStatement(sql: "DELETE FROM limiter WHERE user_id = ?").execute(arguments: [userID])
     }
 
     /// Counts one failed attempt of `user` from `rhost` and applies the backoff, in
@@ -34,13 +40,20 @@ extension OTPStore {
         return try write { db in
             let uid = try Self.ensureUser(db, user, now: now)
             func bump(_ host: String, free: Int) throws -> LimiterRecord {
-                var row = try LimiterRecord.fetchOne(db, key: ["user_id": uid, "rhost": host])
-                    ?? LimiterRecord(userID: uid, rhost: host, failures: 0, lastFailureAt: now, lockedUntil: nil)
-                row.failures += 1
-                row.lastFailureAt = now
+                let failures = try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT failures FROM limiter WHERE user_id = ? AND rhost = ?"),
+                    arguments: [uid, host]) ?? 0
+                var row = LimiterRecord(userID: uid, rhost: host, failures: failures + 1, lastFailureAt: now, lockedUntil: nil)
                 let delay = policy.delay(failures: row.failures, free: free)
                 row.lockedUntil = delay > 0 ? now + delay : nil
-                try row.save(db)
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO limiter (user_id, rhost, failures, last_failure_at, locked_until) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (user_id, rhost) DO UPDATE SET
+                          failures = excluded.failures, last_failure_at = excluded.last_failure_at,
+                          locked_until = excluded.locked_until
+                        """
+                ).execute(arguments: [uid, host, row.failures, now, row.lockedUntil])
                 return row
             }
             let total = try bump("", free: policy.freePerUser)
@@ -62,7 +75,7 @@ extension OTPStore {
     public func unlock(user: String, audit: AuditEvent? = nil) throws(StoreError) -> Bool {
         try write { db in
             guard let uid = try Self.userID(db, user) else { return false }
-            try LimiterRecord.filter(LimiterRecord.Columns.userID == uid).deleteAll(db)
+            try Self.clearFailures(db, userID: uid)
             try Self.insertAudit(db, audit)
             return true
         }

@@ -4,8 +4,9 @@ import OTPCore
 
 extension OTPStore {
     static func unusedRecoveryCodes(_ db: Database, userID: Int64) throws -> Int {
-        try RecoveryCodeRecord.filter(RecoveryCodeRecord.Columns.userID == userID && RecoveryCodeRecord.Columns.usedAt == nil)
-            .fetchCount(db)
+        try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL"),
+            arguments: [userID]) ?? 0
     }
 
     static func insert(_ batch: RecoveryCodeBatch, userID: Int64, db: Database, now: Int64) throws {
@@ -82,7 +83,7 @@ extension OTPStore {
                 sql: "UPDATE recovery_codes SET used_at = ? WHERE id = ? AND user_id = ? AND used_at IS NULL",
                 arguments: [now, id, uid])
             guard db.changesCount == 1 else { return .noMatch }
-            try LimiterRecord.filter(LimiterRecord.Columns.userID == uid).deleteAll(db)
+            try Self.clearFailures(db, userID: uid)
             try Self.insertAudit(db, audit)
             return .accepted(remaining: try Self.unusedRecoveryCodes(db, userID: uid))
         }

@@ -21,9 +21,7 @@ extension OTPStore {
     public func tokens(user: String) throws(StoreError) -> [TokenInfo] {
         try read { db in
             guard let uid = try Self.userID(db, user) else { return [] }
-            return try TokenRecord.filter(TokenRecord.Columns.userID == uid)
-                .order(TokenRecord.Columns.createdAt, Column.rowID)
-                .fetchAll(db).map { try Self.info($0, user: user) }
+            return try Self.tokenRecords(db, userID: uid).map { try Self.info($0, user: user) }
         }
     }
 
@@ -31,9 +29,20 @@ extension OTPStore {
     public func verifiableTokens(user: String) throws(StoreError) -> [VerifiableToken] {
         let rows = try read { db -> [TokenRecord] in
             guard let uid = try Self.userID(db, user) else { return [] }
-            return try TokenRecord.filter(TokenRecord.Columns.userID == uid)
-                .order(TokenRecord.Columns.createdAt, Column.rowID).fetchAll(db)
+            return try Self.tokenRecords(db, userID: uid)
         }
+        return try unseal(rows, user: user)
+    }
+
+    /// The token rows of a user, oldest first.
+    static func tokenRecords(_ db: Database, userID: Int64) throws -> [TokenRecord] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT \(TokenRecord.selection) FROM tokens WHERE user_id = ? ORDER BY created_at, rowid"),
+            arguments: [userID]
+        ).map(TokenRecord.init(selected:))
+    }
+
+    func unseal(_ rows: [TokenRecord], user: String) throws(StoreError) -> [VerifiableToken] {
         let ring = currentKeyring()
         var out: [VerifiableToken] = []
         for r in rows {
@@ -62,19 +71,19 @@ extension OTPStore {
             }
             let state = try self.limitState(db, userID: uid, rhost: rhost, now: now)
             guard state == .open else { return .rateLimited(state) }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE tokens SET watermark = ?, drift = ?, last_used_at = ?
                     WHERE id = ? AND user_id = ? AND (watermark IS NULL OR watermark < ?)
-                    """,
-                arguments: [Int64(counter), drift, now, tokenID, uid, Int64(counter)])
+                    """
+            ).execute(arguments: [Int64(counter), drift, now, tokenID, uid, Int64(counter)])
             guard db.changesCount == 1 else {
                 guard try TokenRecord.exists(db, key: tokenID) else {
                     throw StoreError(.notFound, "token \(tokenID) of \(user) does not exist")
                 }
                 return .replayed
             }
-            try LimiterRecord.filter(LimiterRecord.Columns.userID == uid).deleteAll(db)
+            try Self.clearFailures(db, userID: uid)
             try Self.insertAudit(db, audit)
             return .accepted
         }

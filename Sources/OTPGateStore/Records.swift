@@ -55,6 +55,20 @@ struct TokenRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     }
 }
 
+extension TokenRecord {
+    /// The columns `init(selected:)` reads, in its order.
+    static let selection =
+        "id, user_id, name, kind, algorithm, digits, period, initial_counter, secret, watermark, drift, created_at, last_used_at"
+
+    /// A row of `SELECT \(selection)`, read by position (no Codable decoding).
+    init(selected row: Row) {
+        self.init(
+            id: row[0], userID: row[1], name: row[2], kind: row[3], algorithm: row[4], digits: row[5], period: row[6],
+            initialCounter: row[7], secret: row[8], watermark: row[9], drift: row[10], createdAt: row[11],
+            lastUsedAt: row[12])
+    }
+}
+
 struct EnrollmentRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     static let databaseTableName = "enrollments"
     enum Columns {

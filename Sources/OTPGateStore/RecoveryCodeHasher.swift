@@ -1,4 +1,5 @@
 internal import COpenSSL
+import Dispatch
 import OTPCore
 
 /// Salted scrypt hashes of recovery codes (OpenSSL `EVP_PBE_scrypt`).
@@ -41,7 +42,15 @@ public struct RecoveryCodeHasher: Sendable, Hashable {
         self.init(n: n, r: r, p: p)
     }
 
+    /// At most this many hashes run at once in the process, whatever the number of
+    /// threads asking: each takes 16 MiB, so many worker threads (which group commit
+    /// wants) must not turn into many scrypt runs at once.
+    public static let maxConcurrentHashes = 4
+    private static let slots = DispatchSemaphore(value: maxConcurrentHashes)
+
     public func hash(normalized code: [UInt8], salt: [UInt8]) throws(StoreError) -> [UInt8] {
+        Self.slots.wait()
+        defer { Self.slots.signal() }
         var out = [UInt8](repeating: 0, count: Self.hashLength)
         let ok = code.withUnsafeBufferPointer { c in
             salt.withUnsafeBufferPointer { s in

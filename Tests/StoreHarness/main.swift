@@ -5,6 +5,7 @@
 //   otpgate-store-harness accept DB KEY USER TOKEN COUNTER BARRIER
 //   otpgate-store-harness fail DB KEY USER COUNT BARRIER
 //   otpgate-store-harness fail-forever DB KEY USER
+//   otpgate-store-harness fail-threads DB KEY USER THREADS   (each thread: one user USER-n, forever)
 //   otpgate-store-harness enroll-forever DB KEY USER
 //   otpgate-store-harness populate DB KEY USERS
 //   otpgate-store-harness rotate DB KEY
@@ -61,6 +62,26 @@ do {
             i += 1
             say("ack \(i)")
         }
+    case "fail-threads":
+        // Many threads at once, so their failures share group-commit transactions.
+        let store = try open()
+        let threads = Int(args[5])!
+        for t in 0..<threads {
+            Thread {
+                var i = 0
+                while true {
+                    do {
+                        _ = try store.recordFailure(user: "\(args[4])-\(t)", now: now)
+                    } catch {
+                        FileHandle.standardError.write(Data("harness: \(error)\n".utf8))
+                        exit(1)
+                    }
+                    i += 1
+                    say("ack \(t) \(i)")
+                }
+            }.start()
+        }
+        while true { sleep(60) }
     case "enroll-forever":
         let store = try open()
         var i = 0

@@ -1,0 +1,11 @@
+/// One PAM module in the login comparison.
+enum PAMPeer: String, CaseIterable, Sendable {
+    /// pam_permit: no second factor at all, so the figure is pamtester's own cost
+    /// (process start, PAM set-up), which every other row includes too.
+    case baseline = "pam_permit"
+    case otpgate = "pam_otpgate"
+    case google = "pam_google_authenticator"
+    case oath = "pam_oath"
+
+    var service: String { "otpgate-bench-" + String(describing: self) }
+}

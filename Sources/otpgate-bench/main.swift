@@ -1,1 +1,0 @@
-print("otpgate-bench: not written yet")
