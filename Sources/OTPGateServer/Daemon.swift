@@ -142,23 +142,23 @@ public final class Daemon: Service, Sendable {
     /// Every path after wrapping ends in `executeThenClose`: an `NIOAsyncChannel`
     /// dropped without it is a fatal error in swift-nio.
     private func serve(_ channel: any Channel, kind: SocketKind) async {
-        // Wrapped here rather than in the child initializer (see HoldInboundHandler).
-        guard let connection = try? await channel.eventLoop.submit({
-            let wrapped = try Connection(wrappingChannelSynchronously: channel)
-            let operations = channel.pipeline.syncOperations
-            try operations.handler(type: HoldInboundHandler.self)
-                .release(context: operations.context(handlerType: HoldInboundHandler.self))
-            return wrapped
-        }).get() else {
-            try? await channel.close()
-            return
-        }
+        // Wrapped here rather than in the child initializer (see HoldInboundHandler),
+        // in the same event-loop turn that reads the peer's credentials: one hop to
+        // the event loop and back per connection, not two.
         guard let provider = channel as? any SocketOptionProvider,
-            let cred: PeerCredentials = try? await provider.unsafeGetSocketOption(
-                level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).get()
+            let (connection, cred) = try? await channel.eventLoop.flatSubmit({
+                provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+                    .flatMapThrowing { (cred: PeerCredentials) in
+                        let wrapped = try Connection(wrappingChannelSynchronously: channel)
+                        let operations = channel.pipeline.syncOperations
+                        try operations.handler(type: HoldInboundHandler.self)
+                            .release(context: operations.context(handlerType: HoldInboundHandler.self))
+                        return (wrapped, cred)
+                    }
+            }).get()
         else {
             logger.error("could not read peer credentials; closing the connection")
-            try? await connection.executeThenClose { _, _ in }
+            try? await channel.close()
             return
         }
         let exempt = cred.uid == 0 || cred.uid == daemonUID
