@@ -27,7 +27,13 @@ extension RequestHandler {
         // One read snapshot for the tokens, the limiter and the recovery count.
         let snapshot = try store.verificationContext(user: user, rhost: rhost, now: now)
         let tokens = snapshot.tokens
-        guard !tokens.isEmpty else { return .notEnrolled }
+        guard !tokens.isEmpty else {
+            // Audited like every other outcome; the commit also gives an unknown or
+            // unenrolled user about the same response time as an enrolled one, whose
+            // failures are committed too (DESIGN: indistinguishable timing).
+            try store.appendAudit(audit("verify.not_enrolled", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
+            return .notEnrolled
+        }
         let state = snapshot.limit
         guard state == .open else {
             try store.appendAudit(audit("verify.limited", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
