@@ -1,0 +1,30 @@
+import Foundation
+import OTPGateServer
+
+/// What doctor needs from the daemon's config file, read in this one place (so it can
+/// follow the config parser wherever it lives).
+struct DoctorConfig {
+    var keyFile: String
+    var stateDirectory: String
+    var databasePath: String
+    var socketPath: String
+
+    /// The file's settings, or the built-in defaults when it does not exist; and the
+    /// finding that says which.
+    static func load(_ path: String) -> (DoctorConfig, DoctorFinding) {
+        var settings = ServerConfig()
+        let finding: DoctorFinding
+        if FileManager.default.fileExists(atPath: path) {
+            do {
+                settings = try ServerConfig(parsing: try String(contentsOfFile: path, encoding: .utf8), name: path)
+                finding = DoctorFinding(.ok, "config \(path) parses")
+            } catch {
+                finding = DoctorFinding(.fail, "config: \(error)", fix: "correct the line named, see etc/otpgate/otpgated.toml")
+            }
+        } else {
+            finding = DoctorFinding(.ok, "no \(path): built-in defaults apply")
+        }
+        return (DoctorConfig(keyFile: settings.keyFile, stateDirectory: settings.stateDirectory,
+                             databasePath: settings.databasePath, socketPath: settings.socketPath), finding)
+    }
+}
