@@ -52,7 +52,7 @@ struct PAMServiceCheck {
         passwordMandatory = password != nil && evaluation.complete && evaluation.successes.allSatisfy { $0.passwordChecked(in: rules) }
 
         for (index, rule) in rules.enumerated() where rule.isOTPGate {
-            checkLine(rule, index: index, evaluation: evaluation, exists: exists(rule), password: passwordIndex.map { ($0, rules[$0]) }, daemonSocket: daemonSocket)
+            checkLine(rule, index: index, exists: exists(rule), password: passwordIndex.map { ($0, rules[$0]) }, daemonSocket: daemonSocket)
         }
         checkWays(rules, evaluation)
         if !evaluation.complete {
@@ -96,36 +96,15 @@ struct PAMServiceCheck {
         }
     }
 
-    /// One pam_otpgate line: the module is there, its control fails the stack on every
-    /// failure, its options are valid, its socket is the daemon's, its place against
-    /// the password module.
+    /// One pam_otpgate line: the module is there, its options are valid, its socket is
+    /// the daemon's, its place against the password module.
     private mutating func checkLine(
-        _ rule: PAMRule, index: Int, evaluation: PAMStackEvaluator, exists: Bool, password: (Int, PAMRule)?, daemonSocket: String
+        _ rule: PAMRule, index: Int, exists: Bool, password: (Int, PAMRule)?, daemonSocket: String
     ) {
-        let required = "write it 'auth required pam_otpgate.so ...' (or requisite)"
         if !exists, case .module(let path, _) = rule.kind {
             fail(rule, "cannot find the module \(path): PAM refuses every login through this stack", fix: "sudo make install puts it in \(Self.moduleDirectories[0]), or give its absolute path")
         }
         let options = OTPGateModuleOptions(rule.arguments)
-        let failures = PAMReturn.otpgate(mayIgnore: true).filter(\.isFailure)
-        let lenient = failures.filter { value in
-            switch rule.control.action(value) {
-            case .ignore, .jump, .reset: true
-            default: false
-            }
-        }
-        if let example = lenient.first {
-            let action = rule.control.action(example)
-            let effect: String
-            switch action {
-            case .jump(let n): effect = "skips the next \(n) line\(n == 1 ? "" : "s") instead of failing"
-            case .reset: effect = "resets the stack instead of failing"
-            default: effect = "is ignored"
-            }
-            let wrong = lenient.contains(.authErr) ? "a wrong code" : "a failure (\(example.rawValue))"
-            fail(rule, "'\(rule.text)': \(wrong) \(effect) (\(lenient.map(\.rawValue).joined(separator: ", ")): \(action)), so the code is not mandatory",
-                 fix: required)
-        }
         for (argument, why, fix) in options.problems {
             fail(rule, "'\(rule.text)': option '\(argument)': \(why)", fix: fix)
         }
@@ -160,7 +139,8 @@ struct PAMServiceCheck {
         }
     }
 
-    /// Every way to success: pam_otpgate ran, and did not fail.
+    /// Every way to success: pam_otpgate ran, and did not fail (or its control, or a
+    /// later reset, is named).
     private mutating func checkWays(_ rules: [PAMRule], _ evaluation: PAMStackEvaluator) {
         let first = rules.firstIndex(where: \.isOTPGate)!
         for success in evaluation.successes {
@@ -182,7 +162,24 @@ struct PAMServiceCheck {
                 let otp = rules[failed.rule]
                 switch failed.action {
                 case .ignore, .jump, .reset:
-                    break  // named by checkLine
+                    // Its own control lets the stack go on: say which failures do.
+                    let lenient = PAMReturn.otpgate(mayIgnore: true).filter { value in
+                        guard value.isFailure else { return false }
+                        switch otp.control.action(value) {
+                        case .ignore, .jump, .reset: return true
+                        default: return false
+                        }
+                    }
+                    let effect: String
+                    switch failed.action {
+                    case .jump(let n): effect = "skips the next \(n) line\(n == 1 ? "" : "s") instead of failing"
+                    case .reset: effect = "resets the stack instead of failing"
+                    default: effect = "is ignored"
+                    }
+                    let wrong = lenient.contains(.authErr) ? "a wrong code" : "a failure (\(failed.value.rawValue))"
+                    let actions = Set(lenient.map { otp.control.action($0).description }).sorted().joined(separator: "/")
+                    fail(otp, "'\(otp.text)': \(wrong) \(effect) (\(lenient.map(\.rawValue).joined(separator: ", ")): \(actions)) and the login can succeed: the code is not mandatory",
+                         fix: "write it 'auth required pam_otpgate.so ...' (or requisite)")
                 default:
                     if let reset = success.steps.last(where: { $0.action == .reset && $0.rule > failed.rule }) {
                         let rule = rules[reset.rule]

@@ -22,12 +22,17 @@ import Testing
             socket = "\(daemon.socketPath)"
             admin_socket = "\(daemon.adminSocketPath)"
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        // PAM files under our control: sshd asks for a code, sudo does not.
+        // PAM and sshd files under our control: sshd asks for a code, sudo does not.
+        try await PAMBuild.built.value
         let pam = daemon.directory + "/pam.d"
         try FileManager.default.createDirectory(atPath: pam, withIntermediateDirectories: true)
-        try "@include common-auth\nauth required pam_otpgate.so nullok\n".write(toFile: pam + "/sshd", atomically: true, encoding: .utf8)
+        try DoctorStack.commonAuth.write(toFile: pam + "/common-auth", atomically: true, encoding: .utf8)
+        try "@include common-auth\nauth required \(PAMBuild.module) socket=\(daemon.socketPath) nullok\n"
+            .write(toFile: pam + "/sshd", atomically: true, encoding: .utf8)
         try "@include common-auth\n".write(toFile: pam + "/sudo", atomically: true, encoding: .utf8)
-        let doctor = ["admin", "doctor", "--socket", daemon.socketPath, "--config", config, "--pam-directory", pam]
+        let sshdConfig = daemon.directory + "/sshd_config"
+        try DoctorStack.recipe.write(toFile: sshdConfig, atomically: true, encoding: .utf8)
+        let doctor = ["admin", "doctor", "--socket", daemon.socketPath, "--config", config, "--pam-directory", pam, "--sshd-config", sshdConfig]
 
         // All well: ok and warn lines only, exit 0.
         let healthy = try await Programs.otpgate(doctor)
@@ -41,7 +46,10 @@ import Testing
             "ok    otpgated 0.1.0 answers on \(daemon.socketPath), up N s",
             "ok    store: ok",
         ], "\(healthy.stdout)")
-        #expect(healthy.stdout.contains("ok    \(pam)/sshd asks for a code\n"))
+        #expect(healthy.stdout.contains("""
+            ok    \(pam)/sshd:2: 'auth required \(PAMBuild.module) socket=\(daemon.socketPath) nullok': a code is mandatory after the password (pam_unix.so at \(pam)/common-auth:1)
+
+            """), "\(healthy.stdout)")
         #expect(healthy.stdout.contains("""
             warn  \(pam)/sudo does not use pam_otpgate
                   fix: add 'auth required pam_otpgate.so nullok' after '@include common-auth'
