@@ -7,13 +7,12 @@ struct OTPGateModuleOptions {
     static let valued = ["socket", "timeout", "digits", "prompt", "grace_period"]
     static let timeoutRange = 1...60
     static let digitsRange = 6...8
-    /// grace_period= in seconds (pam_google_authenticator's is at most a day too).
-    static let gracePeriodRange = 1...86_400
+    /// grace_period= in seconds, 0 for none (the module's MAX_GRACE_PERIOD: a day).
+    static let gracePeriodRange = 0...86_400
 
     private(set) var socket = Self.defaultSocket
     private(set) var flagsSet: Set<String> = []
     private(set) var gracePeriod: Int?
-    private(set) var digits = 6
     /// (argument, why it is wrong, fix)
     private(set) var problems: [(String, String, String)] = []
 
@@ -36,15 +35,15 @@ struct OTPGateModuleOptions {
             case ("timeout", _):
                 problems.append((argument, "the module ignores it (timeout= takes whole seconds, 1 to 60) and waits 5 s", "timeout=5"))
             case ("digits", let v?) where Self.integer(v, in: Self.digitsRange) != nil:
-                digits = Self.integer(v, in: Self.digitsRange)!
+                break
             case ("digits", _):
                 problems.append((argument, "the module ignores it (digits= takes 6, 7 or 8)", "digits=6"))
             case ("prompt", _?):
                 break
             case ("grace_period", let v?) where Self.integer(v, in: Self.gracePeriodRange) != nil:
-                gracePeriod = Self.integer(v, in: Self.gracePeriodRange)
+                gracePeriod = Self.integer(v, in: Self.gracePeriodRange).flatMap { $0 > 0 ? $0 : nil }
             case ("grace_period", _):
-                problems.append((argument, "the module ignores it (grace_period= takes seconds, 1 to \(Self.gracePeriodRange.upperBound))", "grace_period=SECONDS"))
+                problems.append((argument, "the module ignores it (grace_period= takes seconds, 0 to \(Self.gracePeriodRange.upperBound))", "grace_period=SECONDS"))
             default:
                 let known = Self.flags.sorted() + Self.valued.map { $0 + "=" }
                 let guess = known.min { Self.distance(name, $0.replacing("=", with: "")) < Self.distance(name, $1.replacing("=", with: "")) }

@@ -79,7 +79,7 @@ struct PAMServiceCheck {
                 file: line.file, line: line.line))
         }
         if options.has("forward_pass") {
-            findings.append(DoctorFinding(.ok, "forward_pass: one prompt takes the password and the code as one string; the last \(options.digits) characters go to otpgated as the code, the rest is handed on as the password"
+            findings.append(DoctorFinding(.ok, "forward_pass: one prompt takes the password and the code as one string; the code at its end goes to otpgated, the rest is handed on as the password"
                 + (password.map { " to \($0.moduleName ?? "") at \($0.location)" } ?? ""),
                 file: line.file, line: line.line))
         }
@@ -134,7 +134,7 @@ struct PAMServiceCheck {
             fail(rule, "'\(rule.text)' comes before the password (\(name) at \(passwordRule.location)): anyone who reaches the prompt can guess codes and lock the user out without knowing the password",
                  fix: "move this line after '@include common-auth' (after \(passwordRule.location))")
         } else if options.has("try_first_pass") {
-            fail(rule, "'\(rule.text)': try_first_pass: the password typed for \(name) (\(passwordRule.location)) is offered as the code first",
+            fail(rule, "'\(rule.text)': try_first_pass: a password typed for \(name) (\(passwordRule.location)) that looks like a code is offered as the code",
                  fix: "remove try_first_pass, so the module asks for the code", level: .warn)
         }
     }

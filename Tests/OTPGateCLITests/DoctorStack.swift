@@ -76,10 +76,16 @@ enum PAMBuild {
         try await Command.check("/usr/bin/make", ["-s", "-C", root + "/pam", "build/pam_otpgate.so", "build/pam_driver"])
     }
 
-    /// pam_start_confdir(SERVICE) and pam_authenticate through the driver; its
-    /// "stack=" line ("start: ..." when libpam refused the config at pam_start).
-    static func login(confdir: String, service: String, user: String, password: String, code: String) async throws -> String {
-        let run = try await Command.run(driver, ["auth", confdir, service, user, "--password", password, "--answer", code])
+    /// pam_start_confdir(SERVICE) and pam_authenticate through the driver, as `user`
+    /// typing `code` at every prompt; its "stack=" line ("start: ..." when libpam
+    /// refused the config at pam_start).
+    ///
+    /// The driver answers every prompt alike, so the user's password is set to the
+    /// code first: pam_unix then sees the right password whatever the code is, and
+    /// the login stands or falls by the code (and by the stack).
+    static func login(confdir: String, service: String, user: String, code: String) async throws -> String {
+        try await Command.check("/usr/sbin/chpasswd", [], stdin: "\(user):\(code)\n")
+        let run = try await Command.run(driver, ["auth", confdir, service, user, "--answer", code])
         if run.status == 2, run.stderr.hasPrefix("pam_start_confdir: ") { return "start: " + run.stderr.dropFirst(19).trimmingCharacters(in: .newlines) }
         guard run.status == 0, let line = run.stdout.split(separator: "\n").last(where: { $0.hasPrefix("stack=") }) else {
             throw FixtureError("pam_driver failed: \(run)")

@@ -21,6 +21,8 @@ import Testing
               .safe(at: "sudo:2", saying: "a code is mandatory")),
         .init("bracket form of requisite, continued line", "@include common-auth\nauth [success=ok ignore=ignore \\\n  default=die] MODULE socket=SOCKET\n",
               .safe(at: "sudo:2", saying: "a code is mandatory")),
+        .init("include, and a type with '-'", "auth include common-auth\n-auth required MODULE socket=SOCKET\n",
+              .safe(at: "sudo:2", saying: "a code is mandatory after the password (pam_unix.so at CONFDIR/common-auth:1)")),
         .init("substack", "auth substack common-auth\nauth required MODULE socket=SOCKET timeout=5 debug\n",
               .safe(at: "sudo:2", saying: "a code is mandatory after the password")),
         // Debian's own pattern: a jump over pam_deny on success; a wrong code is
@@ -106,8 +108,6 @@ import Testing
     static func check(_ row: DoctorStack) async throws {
         let daemon = try await TestDaemon(owner: DoctorTests.daemonOwner)
         let user = try await ThrowawayUser()
-        let password = "pw-" + String(UInt64.random(in: 1...UInt64.max), radix: 36)
-        try await Command.check("/usr/sbin/chpasswd", [], stdin: "\(user.name):\(password)\n")
         let token = try await daemon.admin.enrol(user: user.name, kind: .hotp)
 
         let confdir = daemon.directory + "/pam.d"
@@ -151,8 +151,8 @@ import Testing
         }
 
         // The real login: the right password, then a wrong code; then the right code.
-        let wrong = try await PAMBuild.login(confdir: confdir, service: row.service, user: user.name, password: password, code: token.wrongCode())
-        let right = try await PAMBuild.login(confdir: confdir, service: row.service, user: user.name, password: password, code: token.code(1))
+        let wrong = try await PAMBuild.login(confdir: confdir, service: row.service, user: user.name, code: token.wrongCode())
+        let right = try await PAMBuild.login(confdir: confdir, service: row.service, user: user.name, code: token.code(1))
         if doctor.status == 0 {
             #expect(wrong != "PAM_SUCCESS", "\(row): doctor called it safe, and a wrong code logged in")
         }

@@ -10,7 +10,6 @@
  *       and, with --raw MODULE.so ARGS..., also calls the module's
  *       pam_sm_authenticate directly on the same handle: "raw=<PAM_NAME>".
  *   options: --answer TEXT   what the conversation answers (default: conv fails)
- *            --password TEXT what it answers to pam_unix's "Password: " prompt instead
  *            --rhost TEXT    set PAM_RHOST;  --silent  pass PAM_SILENT
  */
 #define _GNU_SOURCE
@@ -23,7 +22,6 @@
 #include <security/pam_modules.h>
 
 static const char *answer = NULL;
-static const char *password = NULL;
 
 static const char *rc_name(int rc)
 {
@@ -53,10 +51,6 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
         case PAM_PROMPT_ECHO_OFF:
         case PAM_PROMPT_ECHO_ON:
             printf("prompt=%s\n", msg[i]->msg);
-            if (password != NULL && strcmp(msg[i]->msg, "Password: ") == 0) {
-                r[i].resp = strdup(password);
-                break;
-            }
             if (answer == NULL) {
                 free(r);
                 return PAM_CONV_ERR;
@@ -110,7 +104,6 @@ int main(int argc, char **argv)
     const char **raw_argv = NULL;
     for (int i = 5; i < argc; i++) {
         if (strcmp(argv[i], "--answer") == 0 && i + 1 < argc) answer = argv[++i];
-        else if (strcmp(argv[i], "--password") == 0 && i + 1 < argc) password = argv[++i];
         else if (strcmp(argv[i], "--rhost") == 0 && i + 1 < argc) rhost = argv[++i];
         else if (strcmp(argv[i], "--silent") == 0) flags |= PAM_SILENT;
         else if (strcmp(argv[i], "--raw") == 0 && i + 1 < argc) {
