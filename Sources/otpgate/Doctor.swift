@@ -30,6 +30,8 @@ extension Admin {
         var sshdConfig: String?
         @Option(help: "The sshd program.")
         var sshd: String = "/usr/sbin/sshd"
+        @Option(help: "The PAM service sshd uses (its program name).")
+        var sshdService: String = "sshd"
 
         func run() async throws {
             var findings: [DoctorFinding] = []
@@ -56,10 +58,10 @@ extension Admin {
                                               fix: "start it: systemctl start otpgated.socket otpgated.service (or sudo make install)"))
             }
 
-            for service in services.isEmpty ? ["sshd", "sudo"] : services {
-                let stack = PAMServiceCheck(directory: pamDirectory, service: service, daemonSocket: socket)
+            for service in services.isEmpty ? [sshdService, "sudo"] : services {
+                let stack = PAMServiceCheck(directory: pamDirectory, service: service, daemonSocket: socket, sshd: service == sshdService)
                 findings += stack.findings
-                if service == "sshd" { findings += checkSSHD(stack) }
+                if service == sshdService { findings += checkSSHD(stack) }
             }
 
             if global.json {

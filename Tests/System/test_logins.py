@@ -391,11 +391,14 @@ def test_pamtester(binary, module, root, main, daemons):
 # ---------------------------------------------------------------------- sshd ---
 
 
-def ssh_run(pexpect, port, user, password, code):
-    """Runs the ssh command, answering the prompts. Returns (logged in, prompts, transcript)."""
+def ssh_run(pexpect, port, user, password, code, identity=None):
+    """Runs the ssh command, answering the prompts (with the key `identity` first, if
+    given). Returns (logged in, prompts, transcript)."""
+    keys = (["-o", "PreferredAuthentications=publickey,keyboard-interactive", "-o", "PubkeyAuthentication=yes",
+             "-o", "IdentitiesOnly=yes", "-i", identity] if identity else
+            ["-o", "PreferredAuthentications=keyboard-interactive", "-o", "PubkeyAuthentication=no"])
     argv = ["-F", "/dev/null", "-p", str(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "PreferredAuthentications=keyboard-interactive", "-o", "PubkeyAuthentication=no",
-            "-o", "ConnectTimeout=10", f"{user}@127.0.0.1", "echo LOGGED-IN-$((6*7))"]
+            *keys, "-o", "ConnectTimeout=10", f"{user}@127.0.0.1", "echo LOGGED-IN-$((6*7))"]
     log = io.StringIO()
     child = pexpect.spawn("ssh", argv, env=ENV, encoding="utf-8", timeout=15)
     child.logfile_read = log
@@ -426,76 +429,70 @@ def ssh_run(pexpect, port, user, password, code):
     return "LOGGED-IN-42" in log.getvalue(), prompts, log.getvalue()
 
 
+class SSHD:
+    """A real sshd on a free loopback port with its own host key and sshd_config (the
+    lines given, after the fixed ones), run as PAM service `service`: sshd names its
+    PAM service after its program name, so it runs through a symlink of that name (by
+    absolute path, which sshd needs to re-exec itself)."""
+
+    def __init__(self, root, tag, service, lines):
+        self.dir = os.path.join(root, f"sshd-{tag}")
+        os.mkdir(self.dir, 0o700)
+        hostkey = os.path.join(self.dir, "ssh_host_ed25519_key")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "otpgate-systest", "-f", hostkey],
+                       check=True, env=ENV)
+        self.port = free_port()
+        self.config = os.path.join(self.dir, "sshd_config")
+        with open(self.config, "w") as f:
+            f.write(f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {hostkey}\nPidFile {self.dir}/sshd.pid\n"
+                    "PermitRootLogin no\nUseDNS no\nPrintMotd no\nLogLevel VERBOSE\n" + "".join(l + "\n" for l in lines))
+        program = os.path.join(self.dir, service)
+        os.symlink("/usr/sbin/sshd", program)
+        if not os.path.isdir("/run/sshd"):
+            os.mkdir("/run/sshd", 0o755)
+            cleanup.add("remove /run/sshd", os.rmdir, "/run/sshd")
+        self.log_path = os.path.join(self.dir, "sshd.log")
+        self.log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen([program, "-D", "-e", "-f", self.config], stdin=subprocess.DEVNULL,
+                                     stdout=self.log_file, stderr=subprocess.STDOUT, env=ENV)
+        cleanup.add(f"stop sshd ({tag})", self.stop)
+        deadline = time.monotonic() + 10
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sshd exited with {self.proc.returncode}: {self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"sshd not listening on {self.port} after 10 s: {self.log()}")
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+
+    def log(self):
+        with open(self.log_path) as f:
+            return short(f.read(), 1500)
+
+
 def test_sshd(module, main, root, pexpect):
     user = add_user("ssh")
     secret, _ = main.enroll(user)
-
-    sshd_dir = os.path.join(root, "sshd")
-    os.mkdir(sshd_dir, 0o700)
-    hostkey = os.path.join(sshd_dir, "ssh_host_ed25519_key")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "otpgate-systest", "-f", hostkey],
-                   check=True, env=ENV)
-    port = free_port()
-    config = os.path.join(sshd_dir, "sshd_config")
-    with open(config, "w") as f:
-        f.write(f"""Port {port}
-ListenAddress 127.0.0.1
-HostKey {hostkey}
-PidFile {sshd_dir}/sshd.pid
-UsePAM yes
-KbdInteractiveAuthentication yes
-PasswordAuthentication no
-PubkeyAuthentication no
-AuthenticationMethods keyboard-interactive:pam
-AllowUsers {user}
-PermitRootLogin no
-UseDNS no
-PrintMotd no
-LogLevel VERBOSE
-""")
-    # sshd names its PAM service after its program name: run it through a symlink
-    # with the unique name (by absolute path, which sshd needs to re-exec itself).
     service = f"{PREFIX}-sshd"
-    program = os.path.join(sshd_dir, service)
-    os.symlink("/usr/sbin/sshd", program)
     pam_service(service, "@include common-auth\n" + module_line(module, main)
                 + "@include common-account\n@include common-session\n")
-    if not os.path.isdir("/run/sshd"):
-        os.mkdir("/run/sshd", 0o755)
-        cleanup.add("remove /run/sshd", os.rmdir, "/run/sshd")
-
-    log_path = os.path.join(root, "sshd.log")
-    log = open(log_path, "w")
-    proc = subprocess.Popen([program, "-D", "-e", "-f", config], stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=subprocess.STDOUT, env=ENV)
-
-    def stop_sshd():
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
-
-    cleanup.add("stop sshd", stop_sshd)
-
-    def sshd_log():
-        with open(log_path) as f:
-            return short(f.read(), 1500)
-
-    deadline = time.monotonic() + 10
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited with {proc.returncode}: {sshd_log()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"sshd not listening on {port} after 10 s: {sshd_log()}")
-            time.sleep(0.05)
+    sshd = SSHD(root, "main", service, [
+        "UsePAM yes", "KbdInteractiveAuthentication yes", "PasswordAuthentication no", "PubkeyAuthentication no",
+        "AuthenticationMethods keyboard-interactive:pam", f"AllowUsers {user}"])
+    port, sshd_log = sshd.port, sshd.log
 
     logged_in, prompts, out = ssh_run(pexpect, port, user, PASSWORD, next_code(secret))
     check(prompts[:2] == ["password", "code"], "sshd: asks for the password, then \"Verification code:\"",
@@ -513,6 +510,63 @@ LogLevel VERBOSE
           f"prompts {prompts}: {short(out)}")
     check(audit_has(main, user, "verify.invalid", service=service),
           "sshd: the wrong code reached the daemon (audited verify.invalid)", str(main.audit(user)))
+
+
+def test_ssh_recipe(binary, module, main, root, pexpect):
+    """Issue 13.6: the README's old SSH recipe (common-auth commented out, with
+    AuthenticationMethods publickey,keyboard-interactive:pam keyboard-interactive:pam)
+    lets a code alone log in; doctor fails it. The fixed recipe (publickey,
+    keyboard-interactive:pam only) refuses a code alone, asks key and code, and doctor
+    passes it. The PAM stack is the same in both: the code and nothing else."""
+    otpgate = os.path.join(os.path.dirname(binary), "otpgate")
+    hole, keyed = add_user("r13"), add_user("r13k")
+    hole_secret, _ = main.enroll(hole)
+    keyed_secret, _ = main.enroll(keyed)
+    service = f"{PREFIX}-r13"
+    pam_service(service, "# @include common-auth   (keys alone should replace passwords)\n" + module_line(module, main)
+                + "account required pam_permit.so\nsession required pam_permit.so\n")
+    base = ["UsePAM yes", "KbdInteractiveAuthentication yes", "PasswordAuthentication no", "PubkeyAuthentication yes",
+            f"AllowUsers {hole} {keyed}"]
+
+    def doctor(sshd):
+        r = subprocess.run([otpgate, "admin", "doctor", "--socket", main.socket, "--pam-dir", "/etc/pam.d",
+                            "--service", service, "--sshd-service", service, "--sshd-config", sshd.config],
+                           capture_output=True, text=True, timeout=60, env=ENV)
+        return r.returncode, r.stdout
+
+    old = SSHD(root, "old-recipe", service, base + ["AuthenticationMethods publickey,keyboard-interactive:pam keyboard-interactive:pam"])
+    status, out = doctor(old)
+    check(status == 4 and f"FAIL  {old.config}:" in out and "AuthenticationMethods alternative 'keyboard-interactive:pam' with no password"
+          f" in /etc/pam.d/{service}: anyone on the network logs in with a one-time code alone" in out,
+          "ssh recipe: doctor FAILs the old recipe (a code alone), naming sshd_config and the PAM file", f"exit {status}: {short(out, 2000)}")
+    logged_in, prompts, out = ssh_run(pexpect, old.port, hole, "no-password-is-asked", next_code(hole_secret))
+    check(logged_in and prompts == ["code"], "ssh recipe: the old recipe logs in with a code alone, no key, no password (the hole doctor names)",
+          f"prompts {prompts}: {short(out)} | sshd: {old.log()}")
+
+    new = SSHD(root, "new-recipe", service, base + ["AuthenticationMethods publickey,keyboard-interactive:pam"])
+    status, out = doctor(new)
+    check(f"{new.config}:" in out and "FAIL  " + new.config not in out and f"/etc/pam.d/{service}:" in out
+          and "every AuthenticationMethods alternative that reaches PAM asks for the code" in out
+          and f"FAIL  /etc/pam.d/{service}" not in out,
+          "ssh recipe: doctor finds nothing wrong with the fixed recipe's PAM stack and sshd_config", short(out, 2000))
+    logged_in, prompts, out = ssh_run(pexpect, new.port, keyed, "no-password-is-asked", next_code(keyed_secret))
+    check(not logged_in and "code" not in prompts, "ssh recipe: the fixed recipe refuses a code without a key (the code is not even asked)",
+          f"prompts {prompts}: {short(out)}")
+    home = os.path.expanduser(f"~{keyed}")
+    key = os.path.join(root, "r13-client-key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "otpgate-systest", "-f", key], check=True, env=ENV)
+    os.makedirs(os.path.join(home, ".ssh"), mode=0o700, exist_ok=True)
+    shutil.copy(key + ".pub", os.path.join(home, ".ssh", "authorized_keys"))
+    subprocess.run(["chown", "-R", f"{keyed}:", os.path.join(home, ".ssh")], check=True, env=ENV)
+    os.chmod(os.path.join(home, ".ssh", "authorized_keys"), 0o600)
+    # The right code first: ssh answers each of sshd's three code prompts, and three
+    # failures from one host make the daemon wait.
+    logged_in, prompts, out = ssh_run(pexpect, new.port, keyed, "no-password-is-asked", next_code(keyed_secret), identity=key)
+    check(logged_in and prompts == ["code"], "ssh recipe: the fixed recipe, key and the right code: logged in, no password asked",
+          f"prompts {prompts}: {short(out)} | sshd: {new.log()}")
+    logged_in, prompts, out = ssh_run(pexpect, new.port, keyed, "no-password-is-asked", wrong_code(keyed_secret), identity=key)
+    check(not logged_in and "code" in prompts, "ssh recipe: the fixed recipe, key and a wrong code: refused",
+          f"prompts {prompts}: {short(out)} | sshd: {new.log()}")
 
 
 # ---------------------------------------------------------------------- sudo ---
@@ -601,6 +655,7 @@ def main():
         if main_daemon is not None:
             for name, test in [("pamtester", lambda: test_pamtester(binary, module, root, main_daemon, daemons)),
                                ("sshd", lambda: test_sshd(module, main_daemon, root, pexpect)),
+                               ("ssh recipe", lambda: test_ssh_recipe(binary, module, main_daemon, root, pexpect)),
                                ("sudo", lambda: test_sudo(module, main_daemon, root))]:
                 try:
                     test()
