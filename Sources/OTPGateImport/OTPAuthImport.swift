@@ -13,7 +13,6 @@ public enum OTPAuthImport {
 
     public static func parse(_ bytes: [UInt8], file: String, user: String) -> ImportedUser {
         var result = ImportedUser(user: user, source: "\(tool) \(file)")
-        let text = String(decoding: bytes, as: UTF8.self)
         var names = Set<String>()
         func add(_ token: AdminImportRequest.Token, line: Int) {
             var t = token
@@ -27,9 +26,10 @@ public enum OTPAuthImport {
             t.name = name
             result.tokens.append(t)
         }
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split as bytes: as Characters, "\r\n" is one and would not match "\n".
+        for (index, raw) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             let n = index + 1
-            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             // zbarimg prints "QR-Code:" before each payload.
             let uri = line.hasPrefix("QR-Code:") ? String(line.dropFirst("QR-Code:".count)) : line

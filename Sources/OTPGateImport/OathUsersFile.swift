@@ -28,11 +28,12 @@ public enum OathUsersFile {
         if bytes.contains(0) {
             return ([], [ImportIssue(.error, file: file, "the file contains NUL bytes")])
         }
-        let text = String(decoding: bytes, as: UTF8.self)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Split as bytes: as Characters, "\r\n" is one and would not match "\n".
+        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         for (index, raw) in lines.enumerated() {
             let n = index + 1
-            let fields = raw.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+            let fields = raw.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0d || $0 == 0x0b || $0 == 0x0c })
+                .map { String(decoding: $0, as: UTF8.self) }
             guard let type = fields.first, !type.hasPrefix("#") else { continue }
             func bad(_ message: String) { issues.append(ImportIssue(.error, file: file, line: n, message)) }
             guard let (digits, step) = parseType(type) else {
