@@ -221,8 +221,16 @@ HOTP  {od}  s3cret-pin  {k[6]}
         check(totp_used in f.read(), "oath: the peer wrote its last OTP into the file")
     os.chmod(path, 0o600)
     before, source = store_bytes(), file_hash(path)
-    rc, out = admin("admin", "import", "oath", "--dry-run", path)
+    rc, out = admin("admin", "import", "oath", "--dry-run", "--json", path)
     check(rc == 1 and store_bytes() == before, "oath: --dry-run changes nothing", out)
+    try:
+        report = json.loads(out)
+        rows = {r["user"]: r for r in report["users"]}
+        check(rows[oa]["outcome"] == "imported" and rows[oa]["dry_run"] is True and rows[oa]["tokens"] == ["pam_oath", "pam_oath-2"]
+              and od not in rows and any(i["line"] == 8 and i["severity"] == "error" for i in report["issues"]),
+              "oath: --json reports each user, the refused line with its number", out)
+    except (ValueError, KeyError) as e:
+        check(False, "oath: --json output parses", f"{e!r}: {out}")
     rc, out = admin("admin", "import", "oath", path)
     check(rc == 1 and f"{path}:8: error: user {od}: a static PIN" in out and "s3cret" not in out,
           "oath: a static PIN line is refused with its line and reason (and the PIN not shown)", out)
