@@ -132,6 +132,11 @@ def test_google_authenticator(root):
     dump = json.dumps(events) + D.log_tail(1000)
     check(secret not in dump and not any(s in dump for s in scratch), "ga: no secret or scratch code in audit or log")
 
+    # --all-users finds the user's file through the password database (other users of
+    # this machine may show up too, so only this user's row is checked).
+    rc, out = admin("admin", "import", "google-authenticator", "--all-users", "--dry-run")
+    check(f"{user}  would be skipped" in out, "ga: --all-users finds the file (and would skip the imported user)", out)
+
     # A user who has tokens: skipped, --add (name clash), --replace.
     rc, out = admin("admin", "import", "google-authenticator", user)
     check(rc == 0 and "skipped" in out and "already has 1 token" in out, "ga: a user with tokens is skipped", out)
