@@ -95,6 +95,10 @@ struct GoogleAuthenticatorFileTests {
         // Option lines between codes do not stop it; a code with a leading zero does.
         let v = parse("\(Self.secret)\n44444444\n\" TOTP_AUTH\n55555555\n01234567\n66666666\n")
         #expect(v.scratchCodes == ["44444444", "55555555"])
+        // The peer's strtoul takes a sign and leading blanks; a minus wraps it out of range.
+        let w = parse("\(Self.secret)\n\" TOTP_AUTH\n+12345678\n   23456789\n-34567890\n45678901\n")
+        #expect(w.scratchCodes == ["12345678", "23456789"])
+        #expect(w.issues.contains { $0.line == 6 && $0.message.contains("stops reading scratch codes at line 5") })
     }
 
     @Test("8-digit codes, comments and a missing mode")
