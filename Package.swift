@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "OTPGateProtocol", targets: ["OTPGateProtocol"]),
         .library(name: "OTPGateServer", targets: ["OTPGateServer"]),
         .library(name: "OTPGateClient", targets: ["OTPGateClient"]),
+        .library(name: "OTPGateImport", targets: ["OTPGateImport"]),
         .executable(name: "otpgated", targets: ["otpgated"]),
         .executable(name: "otpgate", targets: ["otpgate"]),
     ],
@@ -68,6 +69,13 @@ let package = Package(
             dependencies: ["OTPGateProtocol"],
             swiftSettings: swiftSettings
         ),
+        // Parsers for other tools' files (google-authenticator, pam_oath, otpauth
+        // exports, PSKC): pure apart from reading files, used by the CLI.
+        .target(
+            name: "OTPGateImport",
+            dependencies: ["OTPCore", "OTPGateProtocol", "COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "OTPGateServer",
             dependencies: [
@@ -95,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "otpgate",
             dependencies: [
-                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateServer", "OTPGateStore", "CQREncode",
+                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateServer", "OTPGateStore", "OTPGateImport", "CQREncode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -152,6 +160,11 @@ let package = Package(
         .testTarget(
             name: "OTPGateProtocolTests",
             dependencies: ["OTPGateProtocol"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OTPGateImportTests",
+            dependencies: ["OTPGateImport", "OTPCore", "OTPGateProtocol"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

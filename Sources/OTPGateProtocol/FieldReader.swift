@@ -5,6 +5,9 @@ struct FieldReader {
     let object: [String: JSONValue]
     let id: String?
     let operation: WireOperation
+    /// Put before field names in messages, for objects nested in a request
+    /// (`tokens[0].`).
+    var prefix = ""
 
     func failure(_ message: String) -> RequestError {
         RequestError(.badRequest, message, id: id, operation: operation)
@@ -19,7 +22,7 @@ struct FieldReader {
 
     func requiredString(_ name: String, bytes: ClosedRange<Int>) throws(RequestError) -> String {
         guard let string = try string(name, bytes: bytes) else {
-            throw failure("missing required field '\(name)'")
+            throw failure("missing required field '\(prefix)\(name)'")
         }
         return string
     }
@@ -27,10 +30,10 @@ struct FieldReader {
     func string(_ name: String, bytes: ClosedRange<Int>) throws(RequestError) -> String? {
         guard let value = value(name) else { return nil }
         guard case .string(let string) = value, bytes.contains(string.utf8.count) else {
-            throw failure("field '\(name)' must be a string of \(Self.describe(bytes)) bytes")
+            throw failure("field '\(prefix)\(name)' must be a string of \(Self.describe(bytes)) bytes")
         }
         guard !string.containsControlCharacters else {
-            throw failure("field '\(name)' must not contain control characters")
+            throw failure("field '\(prefix)\(name)' must not contain control characters")
         }
         return string
     }
@@ -38,7 +41,7 @@ struct FieldReader {
     func integer(_ name: String, in range: ClosedRange<Int>) throws(RequestError) -> Int? {
         guard let value = value(name) else { return nil }
         guard case .integer(let integer) = value, integer >= range.lowerBound, integer <= range.upperBound else {
-            throw failure("field '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound)")
+            throw failure("field '\(prefix)\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return Int(integer)
     }
@@ -48,7 +51,7 @@ struct FieldReader {
         guard let value = value(name) else { return nil }
         guard case .string(let string) = value, let choice = T(rawValue: string) else {
             let names = T.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
-            throw failure("field '\(name)' must be one of \(names)")
+            throw failure("field '\(prefix)\(name)' must be one of \(names)")
         }
         return choice
     }
@@ -65,7 +68,21 @@ struct FieldReader {
             break
         }
         throw failure(
-            "field '\(name)' must be an RFC 3339 UTC time like 2026-11-21T15:40:46Z or non-negative Unix seconds")
+            "field '\(prefix)\(name)' must be an RFC 3339 UTC time like 2026-11-21T15:40:46Z or non-negative Unix seconds")
+    }
+
+    func bool(_ name: String) throws(RequestError) -> Bool? {
+        guard let value = value(name) else { return nil }
+        guard case .bool(let bool) = value else { throw failure("field '\(prefix)\(name)' must be true or false") }
+        return bool
+    }
+
+    func array(_ name: String, count: ClosedRange<Int>) throws(RequestError) -> [JSONValue]? {
+        guard let value = value(name) else { return nil }
+        guard case .array(let items) = value, count.contains(items.count) else {
+            throw failure("field '\(prefix)\(name)' must be an array of \(count.lowerBound) to \(count.upperBound) items")
+        }
+        return items
     }
 
     private static func describe(_ bytes: ClosedRange<Int>) -> String {

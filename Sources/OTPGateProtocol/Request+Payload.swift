@@ -14,6 +14,8 @@ extension Request {
         case adminUnlock(AdminUnlockRequest)
         case adminAudit(AdminAuditRequest)
         case adminRekey
+        case adminImport(AdminImportRequest)
+        case tokenResync(TokenResyncRequest)
 
         public var operation: WireOperation {
             switch self {
@@ -30,6 +32,8 @@ extension Request {
             case .adminUnlock: .adminUnlock
             case .adminAudit: .adminAudit
             case .adminRekey: .adminRekey
+            case .adminImport: .adminImport
+            case .tokenResync: .tokenResync
             }
         }
 
@@ -47,6 +51,8 @@ extension Request {
             case .adminReset(let request): request.user
             case .adminUnlock(let request): request.user
             case .adminAudit(let request): request.user
+            case .adminImport(let request): request.user
+            case .tokenResync(let request): request.user
             case .health, .adminList, .adminRekey: nil
             }
         }
@@ -63,6 +69,8 @@ extension Request {
             case .adminReset(let request): request.fields
             case .adminUnlock(let request): request.fields
             case .adminAudit(let request): request.fields
+            case .adminImport(let request): request.fields
+            case .tokenResync(let request): request.fields
             case .health, .adminList, .adminRekey: [:]
             }
         }
@@ -82,6 +90,8 @@ extension Request {
             case .adminUnlock: self = .adminUnlock(try AdminUnlockRequest(reading: fields))
             case .adminAudit: self = .adminAudit(try AdminAuditRequest(reading: fields))
             case .adminRekey: self = .adminRekey
+            case .adminImport: self = .adminImport(try AdminImportRequest(reading: fields))
+            case .tokenResync: self = .tokenResync(try TokenResyncRequest(reading: fields))
             }
         }
 
@@ -94,6 +104,8 @@ extension Request {
             case .enrollConfirm(let request): request.description
             case .tokenRemove(let request): request.description
             case .recoveryRegenerate(let request): request.description
+            case .adminImport(let request): request.description
+            case .tokenResync(let request): request.description
             case .status, .enrollCancel, .health, .adminList, .adminReset, .adminUnlock, .adminAudit, .adminRekey:
                 operation.rawValue + (user.map { "(user: \($0))" } ?? "")
             }

@@ -12,11 +12,19 @@ public struct StatusResult: ReplyResult, Hashable {
         public var period: Int?
         public var createdAt: Timestamp
         public var lastUsedAt: Timestamp?
+        /// Steps (TOTP) or counters (HOTP) between the expected and the matched one at
+        /// the last accepted code or resync; nil when 0.
+        public var drift: Int?
+        /// TOTP: the step offset the window is centred on, from an import or a resync;
+        /// nil when 0.
+        public var skew: Int?
 
         public init(
             id: String, name: String, kind: TokenKind, algorithm: TokenAlgorithm, digits: Int, period: Int?,
-            createdAt: Timestamp, lastUsedAt: Timestamp?
+            createdAt: Timestamp, lastUsedAt: Timestamp?, drift: Int? = nil, skew: Int? = nil
         ) {
+            self.drift = drift
+            self.skew = skew
             self.id = id
             self.name = name
             self.kind = kind
@@ -28,7 +36,7 @@ public struct StatusResult: ReplyResult, Hashable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, name, kind, algorithm, digits, period
+            case id, name, kind, algorithm, digits, period, drift, skew
             case createdAt = "created_at"
             case lastUsedAt = "last_used_at"
         }
@@ -42,6 +50,8 @@ public struct StatusResult: ReplyResult, Hashable {
     public var recoveryRemaining: Int
     /// Seconds until the limiter lets this user try again; nil when not limited.
     public var retryAfter: Int?
+    /// Imported google-authenticator scratch codes left; nil when none.
+    public var scratchRemaining: Int?
 
     public init(
         user: String, enrolled: Bool, required: Bool, tokens: [Token], recoveryRemaining: Int, retryAfter: Int? = nil
@@ -58,5 +68,6 @@ public struct StatusResult: ReplyResult, Hashable {
         case user, enrolled, required, tokens
         case recoveryRemaining = "recovery_remaining"
         case retryAfter = "retry_after"
+        case scratchRemaining = "scratch_remaining"
     }
 }

@@ -16,11 +16,13 @@ public enum WireOperation: String, Sendable, Hashable, CaseIterable, Codable {
     case adminUnlock = "admin.unlock"
     case adminAudit = "admin.audit"
     case adminRekey = "admin.rekey"
+    case adminImport = "admin.import"
+    case tokenResync = "token.resync"
 
     /// Served only on the admin socket.
     public var isAdminOnly: Bool {
         switch self {
-        case .adminList, .adminReset, .adminUnlock, .adminAudit, .adminRekey: true
+        case .adminList, .adminReset, .adminUnlock, .adminAudit, .adminRekey, .adminImport: true
         default: false
         }
     }

@@ -46,8 +46,10 @@ extension RequestHandler {
             let result: VerificationResult
             switch params.kind {
             case .totp:
+                // Centred where an import or a resync found the device's clock.
                 result = try OTPVerifier.verifyTOTP(
-                    code: code, secret: token.secret, parameters: params, at: now, window: config.window,
+                    code: code, secret: token.secret, parameters: params,
+                    at: max(0, now + Int64(token.info.skew) * params.period), window: token.info.window ?? config.window,
                     watermark: token.info.watermark)
             case .hotp:
                 result = try OTPVerifier.verifyHOTP(
@@ -55,7 +57,8 @@ extension RequestHandler {
                     lookAhead: config.hotpLookAhead, watermark: token.info.watermark)
             }
             switch result {
-            case .accepted(let counter, let drift):
+            case .accepted(let counter, let offset):
+                let drift = offset + (params.kind == .totp ? token.info.skew : 0)
                 let event = audit(
                     "verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost,
                     detail: "\(params.kind.rawValue) token \(token.info.name), drift \(drift)")
@@ -84,6 +87,18 @@ extension RequestHandler {
             switch try store.consumeRecoveryCode(user: user, input: code, rhost: rhost, now: now, audit: event) {
             case .accepted(let remaining):
                 return .accepted(factor: .recovery, token: nil, recoveryRemaining: remaining)
+            case .rateLimited(let s):
+                return .limited(s)
+            case .noMatch:
+                break
+            }
+        }
+
+        if !sawReplay, !code.contains(" "), (try? OneTimeCode.normalize(code, digits: ScratchCodeBatch.digits)) != nil {
+            let event = audit("verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost, detail: "scratch code")
+            switch try store.consumeScratchCode(user: user, input: code, rhost: rhost, now: now, audit: event) {
+            case .accepted(let remaining):
+                return .accepted(factor: .recovery, token: nil, recoveryRemaining: snapshot.recoveryRemaining + remaining)
             case .rateLimited(let s):
                 return .limited(s)
             case .noMatch:
@@ -157,17 +172,20 @@ extension RequestHandler {
     func status(user: String, id: String?, now: Int64) throws -> Reply {
         let tokens = try store.tokens(user: user)
         let state = try store.limitState(user: user, now: now)
-        let result = StatusResult(
+        var result = StatusResult(
             user: user, enrolled: !tokens.isEmpty, required: isRequired(user),
             tokens: tokens.map { t in
                 StatusResult.Token(
                     id: t.id, name: t.name, kind: t.parameters.kind == .totp ? .totp : .hotp,
                     algorithm: TokenAlgorithm(rawValue: t.parameters.algorithm.rawValue) ?? .sha1,
                     digits: t.parameters.digits, period: t.parameters.kind == .totp ? Int(t.parameters.period) : nil,
-                    createdAt: Timestamp(unixSeconds: t.createdAt), lastUsedAt: t.lastUsedAt.map(Timestamp.init(unixSeconds:)))
+                    createdAt: Timestamp(unixSeconds: t.createdAt), lastUsedAt: t.lastUsedAt.map(Timestamp.init(unixSeconds:)),
+                    drift: t.drift == 0 ? nil : t.drift, skew: t.skew == 0 ? nil : t.skew)
             },
             recoveryRemaining: try store.recoveryCodesRemaining(user: user),
             retryAfter: state == .lockedOut ? nil : retryAfter(state, now: now))
+        let scratch = try store.scratchCodesRemaining(user: user)
+        result.scratchRemaining = scratch == 0 ? nil : scratch
         return .success(id: id, result: result)
     }
 }

@@ -85,6 +85,8 @@ public final class RequestHandler: Sendable {
         case .adminUnlock(let r): return try adminUnlock(user: r.user, id: id, peer: peer, now: now)
         case .adminAudit(let r): return try adminAudit(r, id: id)
         case .adminRekey: return adminRekey(id: id, peer: peer, now: now)
+        case .adminImport(let r): return try adminImport(r, id: id, peer: peer, now: now)
+        case .tokenResync(let r): return try tokenResync(r, id: id, peer: peer, asAdmin: asAdmin, now: now)
         }
     }
 

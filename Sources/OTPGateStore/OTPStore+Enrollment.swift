@@ -20,9 +20,7 @@ extension OTPStore {
         now: Int64, ttl: Int64, audit: AuditEvent? = nil
     ) throws(StoreError) -> PendingEnrollment {
         try Self.validateUser(user)
-        guard !name.isEmpty, name.utf8.count <= 64,
-            !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
-        else { throw StoreError(.invalidInput, "a token name has 1 to 64 bytes and no control characters") }
+        try Self.validateTokenName(name)
         guard ttl > 0 else { throw StoreError(.invalidInput, "an enrolment must expire after a positive time") }
         guard initialCounter <= UInt64(Int64.max) else {
             throw StoreError(.invalidInput, "the initial counter is beyond what the store keeps")

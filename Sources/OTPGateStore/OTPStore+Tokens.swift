@@ -14,7 +14,7 @@ extension OTPStore {
         return TokenInfo(
             id: r.id, user: user, name: r.name, parameters: parameters,
             watermark: r.watermark.map { UInt64($0) }, drift: r.drift, createdAt: r.createdAt,
-            lastUsedAt: r.lastUsedAt)
+            lastUsedAt: r.lastUsedAt, skew: r.skew, window: r.window)
     }
 
     /// The tokens of `user`, oldest first, without secrets.
@@ -100,6 +100,7 @@ extension OTPStore {
             let left = try TokenRecord.filter(TokenRecord.Columns.userID == uid).fetchCount(db)
             if left == 0 {
                 try RecoveryCodeRecord.filter(RecoveryCodeRecord.Columns.userID == uid).deleteAll(db)
+                try Self.deleteScratchCodes(db, userID: uid)
             }
             try Self.insertAudit(db, audit)
             return left

@@ -45,9 +45,13 @@ struct TokenRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var drift: Int
     var createdAt: Int64
     var lastUsedAt: Int64?
+    /// Steps the TOTP window is centred on (import or resync only).
+    var skew: Int = 0
+    /// The token's own TOTP window; nil for the daemon's.
+    var window: Int? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, name, kind, algorithm, digits, period, secret, watermark, drift
+        case id, name, kind, algorithm, digits, period, secret, watermark, drift, skew, window
         case userID = "user_id"
         case initialCounter = "initial_counter"
         case createdAt = "created_at"
@@ -58,14 +62,14 @@ struct TokenRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
 extension TokenRecord {
     /// The columns `init(selected:)` reads, in its order.
     static let selection =
-        "id, user_id, name, kind, algorithm, digits, period, initial_counter, secret, watermark, drift, created_at, last_used_at"
+        "id, user_id, name, kind, algorithm, digits, period, initial_counter, secret, watermark, drift, created_at, last_used_at, skew, window"
 
     /// A row of `SELECT \(selection)`, read by position (no Codable decoding).
     init(selected row: Row) {
         self.init(
             id: row[0], userID: row[1], name: row[2], kind: row[3], algorithm: row[4], digits: row[5], period: row[6],
             initialCounter: row[7], secret: row[8], watermark: row[9], drift: row[10], createdAt: row[11],
-            lastUsedAt: row[12])
+            lastUsedAt: row[12], skew: row[13], window: row[14])
     }
 }
 

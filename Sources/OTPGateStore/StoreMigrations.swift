@@ -88,6 +88,28 @@ enum StoreMigrations {
                 ) STRICT;
                 """)
         }
+        m.registerMigration("v2: token skew and window, imported scratch codes") { db in
+            // skew: the step offset a TOTP token's window is centred on, set only by an
+            // import (google-authenticator's TIME_SKEW) or a resync, never by a login.
+            // window: a per-token TOTP window (steps either side), NULL for the daemon's.
+            // scratch_codes: google-authenticator's 8-digit one-time codes, hashed like
+            // recovery codes, each usable once.
+            try db.execute(sql: """
+                ALTER TABLE tokens ADD COLUMN skew INTEGER NOT NULL DEFAULT 0 CHECK (skew BETWEEN -100000 AND 100000);
+                ALTER TABLE tokens ADD COLUMN window INTEGER CHECK (window BETWEEN 0 AND 10);
+
+                CREATE TABLE scratch_codes (
+                    id INTEGER PRIMARY KEY,
+                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    kdf TEXT NOT NULL,
+                    salt BLOB NOT NULL CHECK (length(salt) = 16),
+                    hash BLOB NOT NULL CHECK (length(hash) = 32),
+                    created_at INTEGER NOT NULL,
+                    used_at INTEGER
+                ) STRICT;
+                CREATE INDEX scratch_codes_user ON scratch_codes(user_id);
+                """)
+        }
         return m
     }
 }

@@ -16,6 +16,11 @@ public struct TokenInfo: Sendable, Hashable {
     public let drift: Int
     public let createdAt: Int64
     public let lastUsedAt: Int64?
+    /// TOTP: the step offset the window is centred on, from an import (a peer's
+    /// learned time skew) or a resync; logins never change it. 0 for HOTP.
+    public var skew: Int = 0
+    /// The token's own TOTP window (steps either side); nil means the daemon's.
+    public var window: Int? = nil
 }
 
 /// A token with its decrypted secret, for checking a code. Never logged.

@@ -8,7 +8,7 @@ import OTPGateStore
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage every user's second factor (admin socket; root by default).",
-        subcommands: [List.self, Show.self, Reset.self, Unlock.self, Audit.self, Keygen.self, Rekey.self, Doctor.self])
+        subcommands: [List.self, Show.self, Reset.self, Unlock.self, Audit.self, Keygen.self, Rekey.self, Doctor.self, Import.self, Resync.self])
 }
 
 extension Admin {

@@ -20,5 +20,5 @@ struct OTPGateCommand: AsyncParsableCommand {
               64  bad command line
             """,
         version: RequestHandler.version,
-        subcommands: [Enroll.self, Status.self, RecoveryCodes.self, Disable.self, Token.self, Admin.self])
+        subcommands: [Enroll.self, Status.self, RecoveryCodes.self, Disable.self, Token.self, Resync.self, Admin.self])
 }

@@ -25,6 +25,7 @@ func printStatus(_ s: StatusResult) {
     print("user:               \(s.user)")
     print("enrolled:           \(s.enrolled ? "yes" : "no")\(s.required ? " (required)" : "")")
     print("recovery codes:     \(s.recoveryRemaining) left")
+    if let scratch = s.scratchRemaining { print("scratch codes:      \(scratch) left (imported from google-authenticator)") }
     if let wait = s.retryAfter { print("rate limited:       wait \(wait) s") }
     guard !s.tokens.isEmpty else { return }
     print("")
@@ -34,4 +35,13 @@ func printStatus(_ s: StatusResult) {
             [t.name, t.kind.rawValue, t.algorithm.rawValue, "\(t.digits)", t.period.map { "\($0)s" } ?? "-",
              Output.time(t.createdAt), Output.time(t.lastUsedAt)]
         })
+    // Clock drift, for the tokens that have any: a phone whose clock is off shows here
+    // before it drifts out of the window.
+    for t in s.tokens where t.drift != nil || t.skew != nil {
+        let unit = t.kind == .totp ? "steps" : "counters"
+        var line = "drift of \(t.name): \(t.drift ?? 0) \(unit) at the last code"
+        if let period = t.period, let d = t.drift { line += " (\(d * period) s)" }
+        if let skew = t.skew { line += "; window centred \(skew) steps off the clock (import or resync)" }
+        print(line)
+    }
 }

@@ -180,6 +180,22 @@ struct RequestParsingTests {
         Request(payload: .adminAudit(AdminAuditRequest(user: "alice", since: Timestamp(unixSeconds: 0), limit: 10))),
         Request(payload: .adminAudit(AdminAuditRequest())),
         Request(payload: .adminRekey),
+        Request(
+            payload: .adminImport(
+                AdminImportRequest(
+                    user: "alice", source: "google-authenticator /home/alice/.google_authenticator", mode: .replace,
+                    dryRun: true,
+                    tokens: [
+                        .init(name: "ga", kind: .totp, algorithm: .sha1, digits: 6, period: 30, secret: "JBSWY3DPEHPK3PXP",
+                              watermark: 7, skew: -2, window: 3),
+                        .init(name: "hw", kind: .hotp, algorithm: .sha256, digits: 8, period: nil, secret: "JBSWY3DPEHPK3PXP",
+                              counter: 5),
+                    ],
+                    scratchCodes: ["12345678"]))),
+        Request(payload: .adminImport(AdminImportRequest(user: "a", source: "s", tokens: [
+            .init(name: "t", kind: .totp, algorithm: .sha1, digits: 6, period: nil, secret: "AAAA")]))),
+        Request(payload: .tokenResync(TokenResyncRequest(user: "alice", token: "phone", codes: ["123456", "654321"]))),
+        Request(payload: .tokenResync(TokenResyncRequest(user: "alice", codes: ["1", "2", "3"]))),
     ]
 
     @Test(arguments: everyRequest)
@@ -202,7 +218,8 @@ struct RequestParsingTests {
     }
 
     @Test func adminOperations() {
-        #expect(WireOperation.allCases.filter(\.isAdminOnly) == [.adminList, .adminReset, .adminUnlock, .adminAudit, .adminRekey])
+        #expect(
+            WireOperation.allCases.filter(\.isAdminOnly) == [.adminList, .adminReset, .adminUnlock, .adminAudit, .adminRekey, .adminImport])
     }
 
     @Test func descriptionsWithholdCodes() throws {
@@ -212,6 +229,8 @@ struct RequestParsingTests {
             #"{"v":1,"op":"enroll.confirm","user":"alice","enrollment":"e","code":"918273"}"#,
             #"{"v":1,"op":"token.remove","user":"alice","token":"t","code":"918273"}"#,
             #"{"v":1,"op":"recovery.regenerate","user":"alice","code":"918273"}"#,
+            #"{"v":1,"op":"token.resync","user":"alice","codes":["918273","918274"]}"#,
+            #"{"v":1,"op":"admin.import","user":"alice","source":"s","tokens":[{"name":"t","secret":"918273AB"}],"scratch_codes":["91827300"]}"#,
         ]
         for line in lines {
             let request = try parse(line)

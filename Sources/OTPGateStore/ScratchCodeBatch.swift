@@ -1,0 +1,32 @@
+import OTPCore
+
+/// google-authenticator's scratch codes (8 digits each), salted and hashed with the
+/// recovery-code hasher before they reach a transaction. The plain codes are not kept.
+public struct ScratchCodeBatch: Sendable, CustomStringConvertible {
+    public static let digits = 8
+    /// google-authenticator writes at most 10; a file with more was edited by hand.
+    public static let maxCount = 20
+
+    let kdf: String
+    let salt: [UInt8]
+    let hashes: [[UInt8]]
+    public var count: Int { hashes.count }
+
+    /// Hashes `codes`, each exactly 8 ASCII digits.
+    public static func hash(_ codes: [String], hasher: RecoveryCodeHasher) throws(StoreError) -> ScratchCodeBatch {
+        guard codes.count <= maxCount else {
+            throw StoreError(.invalidInput, "at most \(maxCount) scratch codes per user")
+        }
+        let salt = try RecoveryCodeHasher.newSalt()
+        var hashes: [[UInt8]] = []
+        for code in codes {
+            guard let normalized = try? OneTimeCode.normalize(code, digits: digits), !code.contains(" ") else {
+                throw StoreError(.invalidInput, "a scratch code has exactly \(digits) digits")
+            }
+            hashes.append(try hasher.hash(normalized: normalized, salt: salt))
+        }
+        return ScratchCodeBatch(kdf: hasher.descriptor, salt: salt, hashes: hashes)
+    }
+
+    public var description: String { "\(count) scratch codes (withheld)" }
+}

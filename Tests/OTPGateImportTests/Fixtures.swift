@@ -1,0 +1,55 @@
+import Foundation
+import Glibc
+
+/// Temporary files for the parser tests, and the real google-authenticator tool.
+enum Fixtures {
+    static func directory() throws -> String {
+        var template = Array("/tmp/otpgate-import-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw FixtureError("mkdtemp failed") }
+        return String(cString: made)
+    }
+
+    static func write(_ text: String, to path: String, mode: mode_t = 0o600) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, mode)
+    }
+
+    static func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+    /// Runs a program; throws unless it exits 0.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], stdin: String = "") throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else { throw FixtureError("\(executable) \(arguments): \(text)") }
+        return text
+    }
+
+    /// A ~/.google_authenticator written by the real `google-authenticator` with `flags`.
+    static func googleAuthenticator(_ flags: [String], in dir: String, name: String = "ga") throws -> String {
+        let path = dir + "/" + name
+        try run("/usr/bin/google-authenticator", flags + ["-f", "-q", "-Q", "NONE", "-s", path])
+        return path
+    }
+
+    static func oathtool(_ arguments: [String]) throws -> String {
+        try run("/usr/bin/oathtool", arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
