@@ -88,6 +88,9 @@ enum StoreMigrations {
                 ) STRICT;
                 """)
         }
+        m.registerMigration("v2: grace periods after a successful code from a remote host") { db in
+            try db.execute(sql: OTPStore.graceSchema)
+        }
         return m
     }
 }
