@@ -8,7 +8,7 @@ DESTDIR     ?=
 
 # Packages needed to build (headers and libraries) and to test (peers, tools).
 BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev libqrencode-dev
-TEST_DEPS   = oathtool socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin
+TEST_DEPS   = oathtool socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin libpam-google-authenticator
 
 .PHONY: all build test deps test-deps bench install uninstall clean
 
@@ -30,6 +30,7 @@ test: test-deps
 	scripts/check-units.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated
 	$(MAKE) -C pam test
 	python3 Tests/System/test_logins.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated pam/build/pam_otpgate.so
+	python3 Tests/System/test_parity.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated pam/build
 	scripts/test-install-destdir.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
 
 # Benchmarks (docs/PERFORMANCE.md): release build, then probes of the parts (fsync,

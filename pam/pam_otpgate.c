@@ -1087,7 +1087,9 @@ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **ar
         return PAM_USER_UNKNOWN;
     }
     int rc = authenticate(pamh, flags, &opt, user);
-    if (rc != PAM_SUCCESS && rc != PAM_IGNORE)
+    /* A refused code (or a refused guesser) waits before the application may ask
+       again; a daemon that is down costs no more than its timeout. */
+    if (rc == PAM_AUTH_ERR || rc == PAM_MAXTRIES)
         pam_fail_delay(pamh, FAIL_DELAY_USEC);
     if (opt.debug)
         pam_syslog(pamh, LOG_DEBUG, "user %s: %s", user, pam_strerror(pamh, rc));
