@@ -14,7 +14,9 @@ nothing depends on the machine's /etc/pam.d. Where otpgate deliberately differs 
 pam_google_authenticator the scenario says so (DIFFERS) and checks both sides' own
 expected results; `differences()` at the end prints the list.
 """
+import json
 import os
+import pwd
 import secrets
 import shutil
 import subprocess
@@ -155,7 +157,9 @@ def scenarios(p):
     p.fresh()
     before = p.failures()
     p.both("empty answer at the prompt", MOD_UNIX_TRY, "", ["", PASSWORD], F)
-    check(p.failures() == before, "empty answer: no failure counted", f"{before} -> {p.failures()}")
+    p.both("five digits at the prompt", MOD_UNIX_TRY, "", ["12345", PASSWORD], F)
+    check(p.failures() == before, "empty answer, five digits: not sent, no failure counted",
+          f"{before} -> {p.failures()}")
 
     secret, recovery, scratch = p.fresh()
     code = next_code(secret)
@@ -245,6 +249,19 @@ def scenarios(p):
            [PASSWORD], S, prompts=1, rhost=host)
     check(base.audit_has(p.daemon, p.user, "verify.grace", rhost=host), "grace_period: audited as verify.grace",
           str(p.daemon.audit(p.user)[-3:]))
+    # Only root's precheck gets grace: a process of the user could claim any rhost.
+    ask = ("import json,socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+           "s.sendall((json.dumps({'v':1,'op':'verify.precheck','user':sys.argv[2],'rhost':sys.argv[3],"
+           "'grace_period':300})+'\\n').encode()); print(s.makefile().readline())")
+    uid = pwd.getpwnam(p.user).pw_uid
+    own = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-c", ask,
+                          p.daemon.socket, p.user, host], capture_output=True, text=True, env=ENV)
+    reply = json.loads(own.stdout or "{}")
+    check(reply.get("ok") is True and reply.get("reason") == "enrolled" and reply.get("needs_code") is True,
+          "grace_period: the user's own precheck claiming that host gets no grace", own.stdout + own.stderr)
+    as_root = base.rpc(p.daemon.socket, {"v": 1, "op": "verify.precheck", "user": p.user, "rhost": host,
+                                         "grace_period": 300})
+    check(as_root.get("reason") == "grace", "control: root's precheck from that host gets grace", str(as_root))
     p.both("grace_period: another host needs a code", MOD_UNIX_TRY, "grace_period=300", ["", PASSWORD], F,
            prompts=2, rhost=other)
     p.both("grace_period: no remote host needs a code", MOD_UNIX_TRY, "grace_period=300", ["", PASSWORD], F,
