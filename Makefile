@@ -31,6 +31,7 @@ test: test-deps
 	$(MAKE) -C pam test
 	python3 Tests/System/test_logins.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated pam/build/pam_otpgate.so
 	python3 Tests/System/test_import.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
+	python3 Tests/System/test_parity.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated pam/build
 	scripts/test-install-destdir.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
 
 # Benchmarks (docs/PERFORMANCE.md): release build, then probes of the parts (fsync,

@@ -2,6 +2,8 @@ extension Request {
     /// What is asked, one case per operation, with that operation's typed fields.
     public enum Payload: Sendable, Hashable, CustomStringConvertible {
         case verify(VerifyRequest)
+        case verifyPrecheck(VerifyPrecheckRequest)
+        case verifyCandidates(VerifyCandidatesRequest)
         case status(StatusRequest)
         case enrollBegin(EnrollBeginRequest)
         case enrollConfirm(EnrollConfirmRequest)
@@ -20,6 +22,8 @@ extension Request {
         public var operation: WireOperation {
             switch self {
             case .verify: .verify
+            case .verifyPrecheck: .verifyPrecheck
+            case .verifyCandidates: .verifyCandidates
             case .status: .status
             case .enrollBegin: .enrollBegin
             case .enrollConfirm: .enrollConfirm
@@ -42,6 +46,8 @@ extension Request {
         public var user: String? {
             switch self {
             case .verify(let request): request.user
+            case .verifyPrecheck(let request): request.user
+            case .verifyCandidates(let request): request.user
             case .status(let request): request.user
             case .enrollBegin(let request): request.user
             case .enrollConfirm(let request): request.user
@@ -60,6 +66,8 @@ extension Request {
         var fields: [String: JSONValue] {
             switch self {
             case .verify(let request): request.fields
+            case .verifyPrecheck(let request): request.fields
+            case .verifyCandidates(let request): request.fields
             case .status(let request): request.fields
             case .enrollBegin(let request): request.fields
             case .enrollConfirm(let request): request.fields
@@ -78,6 +86,8 @@ extension Request {
         init(_ operation: WireOperation, reading fields: FieldReader) throws(RequestError) {
             switch operation {
             case .verify: self = .verify(try VerifyRequest(reading: fields))
+            case .verifyPrecheck: self = .verifyPrecheck(try VerifyPrecheckRequest(reading: fields))
+            case .verifyCandidates: self = .verifyCandidates(try VerifyCandidatesRequest(reading: fields))
             case .status: self = .status(try StatusRequest(reading: fields))
             case .enrollBegin: self = .enrollBegin(try EnrollBeginRequest(reading: fields))
             case .enrollConfirm: self = .enrollConfirm(try EnrollConfirmRequest(reading: fields))
@@ -100,13 +110,14 @@ extension Request {
         public var description: String {
             switch self {
             case .verify(let request): request.description
+            case .verifyCandidates(let request): request.description
             case .enrollBegin(let request): request.description
             case .enrollConfirm(let request): request.description
             case .tokenRemove(let request): request.description
             case .recoveryRegenerate(let request): request.description
             case .adminImport(let request): request.description
             case .tokenResync(let request): request.description
-            case .status, .enrollCancel, .health, .adminList, .adminReset, .adminUnlock, .adminAudit, .adminRekey:
+            case .status, .verifyPrecheck, .enrollCancel, .health, .adminList, .adminReset, .adminUnlock, .adminAudit, .adminRekey:
                 operation.rawValue + (user.map { "(user: \($0))" } ?? "")
             }
         }

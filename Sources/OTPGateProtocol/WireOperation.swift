@@ -4,6 +4,8 @@
 /// file that imports both modules.
 public enum WireOperation: String, Sendable, Hashable, CaseIterable, Codable {
     case verify
+    case verifyPrecheck = "verify.precheck"
+    case verifyCandidates = "verify.candidates"
     case status
     case enrollBegin = "enroll.begin"
     case enrollConfirm = "enroll.confirm"

@@ -19,7 +19,7 @@ enum Authorizer {
             if op.isAdminOnly { return .forbidden("\(op.rawValue) is only served on the admin socket") }
             if op == .health { return .allowed(asAdmin: false) }
             guard let user = payload.user else { return .forbidden("\(op.rawValue) needs a user") }
-            if peer.isPrivileged && (op == .verify || op == .status) { return .allowed(asAdmin: false) }
+            if peer.isPrivileged && (op == .verify || op == .verifyPrecheck || op == .verifyCandidates || op == .status) { return .allowed(asAdmin: false) }
             guard let own = peer.userName, own == user else {
                 return .forbidden("uid \(peer.uid) may only ask about its own user on this socket")
             }

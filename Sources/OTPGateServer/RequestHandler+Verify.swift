@@ -23,6 +23,16 @@ extension RequestHandler {
     /// recovery codes; commits the outcome (watermark, limiter, audit) before
     /// returning. A rate-limited user's code is not evaluated at all.
     func checkCode(_ code: String, user: String, peer: Peer, context: Context, now: Int64) throws -> CodeOutcome {
+        try checkCandidates([code], user: user, peer: peer, context: context, now: now).outcome
+    }
+
+    /// `checkCode` for several candidates as one attempt (`verify.candidates`): each is
+    /// tried against every token, then the first one shaped like a recovery code (at
+    /// most one slow hash) against the recovery codes; the first match wins and is
+    /// returned with its index; if none matches, one failure is counted.
+    func checkCandidates(
+        _ codes: [String], user: String, peer: Peer, context: Context, now: Int64
+    ) throws -> (outcome: CodeOutcome, index: Int?) {
         let rhost = context.rhost.flatMap { $0.isEmpty ? nil : $0 }
         // One read snapshot for the tokens, the limiter and the recovery count.
         let snapshot = try store.verificationContext(user: user, rhost: rhost, now: now)
@@ -32,75 +42,81 @@ extension RequestHandler {
             // unenrolled user about the same response time as an enrolled one, whose
             // failures are committed too (DESIGN: indistinguishable timing).
             try store.appendAudit(audit("verify.not_enrolled", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
-            return .notEnrolled
+            return (.notEnrolled, nil)
         }
         let state = snapshot.limit
         guard state == .open else {
             try store.appendAudit(audit("verify.limited", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
-            return .limited(state)
+            return (.limited(state), nil)
         }
 
         var sawReplay = false
-        for token in tokens {
-            let params = token.info.parameters
-            let result: VerificationResult
-            switch params.kind {
-            case .totp:
-                // Centred where an import or a resync found the device's clock.
-                result = try OTPVerifier.verifyTOTP(
-                    code: code, secret: token.secret, parameters: params,
-                    at: max(0, now + Int64(token.info.skew) * params.period), window: token.info.window ?? config.window,
-                    watermark: token.info.watermark)
-            case .hotp:
-                result = try OTPVerifier.verifyHOTP(
-                    code: code, secret: token.secret, parameters: params, initialCounter: token.initialCounter,
-                    lookAhead: config.hotpLookAhead, watermark: token.info.watermark)
-            }
-            switch result {
-            case .accepted(let counter, let offset):
-                let drift = offset + (params.kind == .totp ? token.info.skew : 0)
-                let event = audit(
-                    "verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost,
-                    detail: "\(params.kind.rawValue) token \(token.info.name), drift \(drift)")
-                switch try store.acceptCode(
-                    user: user, tokenID: token.info.id, counter: counter, drift: drift, rhost: rhost, now: now, audit: event)
-                {
-                case .accepted:
-                    // Accepting a one-time code leaves the recovery codes as they were.
-                    return .accepted(
-                        factor: params.kind == .totp ? .totp : .hotp, token: token.info.name,
-                        recoveryRemaining: snapshot.recoveryRemaining)
-                case .replayed:
-                    sawReplay = true  // another request used it first
-                case .rateLimited(let s):
-                    return .limited(s)
+        for (index, code) in codes.enumerated() {
+            for token in tokens {
+                let params = token.info.parameters
+                let result: VerificationResult
+                switch params.kind {
+                case .totp:
+                    // Centred where an import or a resync found the device's clock.
+                    result = try OTPVerifier.verifyTOTP(
+                        code: code, secret: token.secret, parameters: params,
+                        at: max(0, now + Int64(token.info.skew) * params.period), window: token.info.window ?? config.window,
+                        watermark: token.info.watermark)
+                case .hotp:
+                    result = try OTPVerifier.verifyHOTP(
+                        code: code, secret: token.secret, parameters: params, initialCounter: token.initialCounter,
+                        lookAhead: config.hotpLookAhead, watermark: token.info.watermark)
                 }
-            case .rejected(.replayed):
-                sawReplay = true
-            case .rejected(.malformed), .rejected(.noMatch):
-                continue
+                switch result {
+                case .accepted(let counter, let offset):
+                    let drift = offset + (params.kind == .totp ? token.info.skew : 0)
+                    let event = audit(
+                        "verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost,
+                        detail: "\(params.kind.rawValue) token \(token.info.name), drift \(drift)")
+                    switch try store.acceptCode(
+                        user: user, tokenID: token.info.id, counter: counter, drift: drift, rhost: rhost, now: now, audit: event)
+                    {
+                    case .accepted:
+                        // Accepting a one-time code leaves the recovery codes as they were.
+                        return (
+                            .accepted(
+                                factor: params.kind == .totp ? .totp : .hotp, token: token.info.name,
+                                recoveryRemaining: snapshot.recoveryRemaining), index)
+                    case .replayed:
+                        sawReplay = true  // another request used it first
+                    case .rateLimited(let s):
+                        return (.limited(s), nil)
+                    }
+                case .rejected(.replayed):
+                    sawReplay = true
+                case .rejected(.malformed), .rejected(.noMatch):
+                    continue
+                }
             }
         }
 
-        if !sawReplay, (try? RecoveryCode.normalize(code)) != nil {
+        if !sawReplay, let index = codes.firstIndex(where: { (try? RecoveryCode.normalize($0)) != nil }) {
+            let code = codes[index]
             let event = audit("verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost, detail: "recovery code")
             switch try store.consumeRecoveryCode(user: user, input: code, rhost: rhost, now: now, audit: event) {
             case .accepted(let remaining):
-                return .accepted(factor: .recovery, token: nil, recoveryRemaining: remaining)
+                return (.accepted(factor: .recovery, token: nil, recoveryRemaining: remaining), index)
             case .rateLimited(let s):
-                return .limited(s)
+                return (.limited(s), nil)
             case .noMatch:
                 break
             }
         }
 
-        if !sawReplay, !code.contains(" "), (try? OneTimeCode.normalize(code, digits: ScratchCodeBatch.digits)) != nil {
+        if !sawReplay,
+            let index = codes.firstIndex(where: { !$0.contains(" ") && (try? OneTimeCode.normalize($0, digits: ScratchCodeBatch.digits)) != nil })
+        {
             let event = audit("verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost, detail: "scratch code")
-            switch try store.consumeScratchCode(user: user, input: code, rhost: rhost, now: now, audit: event) {
+            switch try store.consumeScratchCode(user: user, input: codes[index], rhost: rhost, now: now, audit: event) {
             case .accepted(let remaining):
-                return .accepted(factor: .recovery, token: nil, recoveryRemaining: snapshot.recoveryRemaining + remaining)
+                return (.accepted(factor: .recovery, token: nil, recoveryRemaining: snapshot.recoveryRemaining + remaining), index)
             case .rateLimited(let s):
-                return .limited(s)
+                return (.limited(s), nil)
             case .noMatch:
                 break
             }
@@ -113,7 +129,7 @@ extension RequestHandler {
         if failure.lockedOutNow {
             logger.warning("user locked out", metadata: ["user.name": "\(user)", "limiter.failures": "\(failure.failures)"])
         }
-        return sawReplay ? .replayed : .invalid
+        return (sawReplay ? .replayed : .invalid, nil)
     }
 
     func verify(_ r: VerifyRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {

@@ -73,6 +73,8 @@ public final class RequestHandler: Sendable {
     private func dispatch(_ payload: Request.Payload, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Reply {
         switch payload {
         case .verify(let r): return try verify(r, id: id, peer: peer, now: now)
+        case .verifyPrecheck(let r): return try verifyPrecheck(r, id: id, peer: peer, now: now)
+        case .verifyCandidates(let r): return try verifyCandidates(r, id: id, peer: peer, now: now)
         case .status(let r): return try status(user: r.user, id: id, now: now)
         case .enrollBegin(let r): return try enrollBegin(r, id: id, peer: peer, asAdmin: asAdmin, now: now)
         case .enrollConfirm(let r): return try enrollConfirm(r, id: id, peer: peer, now: now)

@@ -1,4 +1,5 @@
 public import OTPGateStore
+import OTPGateProtocol
 
 /// Everything otpgated can be told, with the defaults documented in
 /// etc/otpgate/otpgated.toml. Paths are absolute.
@@ -22,6 +23,11 @@ public struct ServerConfig: Sendable, Equatable {
     /// Shown in authenticator apps; empty means this host's name.
     public var issuer = ""
     public var recoveryCodes = 10
+    /// Until this time (Unix seconds), a user in `requiredGroups` without a token is
+    /// let in where the PAM module has `nullok`, and told to enrol; nil: no deadline.
+    public var enrollmentDeadline: Int64?
+    /// The longest grace period the daemon grants, whatever the module asks (0: none).
+    public var maxGracePeriod = 86_400
 
     // [limiter]
     public var limiter = LimiterPolicy.standard
@@ -65,6 +71,8 @@ public struct ServerConfig: Sendable, Equatable {
         if let v = try r.integer("policy.enrollment_ttl", Int64(1)...86_400) { enrollmentTTL = v }
         if let v = try r.string("policy.issuer") { issuer = v }
         if let v = try r.integer("policy.recovery_codes", 1...100) { recoveryCodes = v }
+        if let v = try r.time("policy.enrollment_deadline") { enrollmentDeadline = v }
+        if let v = try r.integer("policy.max_grace_period", 0...86_400) { maxGracePeriod = v }
         if let v = try r.integer("limiter.free_per_host", 0...1000) { limiter.freePerHost = v }
         if let v = try r.integer("limiter.free_per_user", 0...1000) { limiter.freePerUser = v }
         if let v = try r.integer("limiter.base_delay", Int64(1)...3600) { limiter.baseDelay = v }
@@ -104,6 +112,15 @@ struct ConfigReader {
         guard let s = try string(key) else { return nil }
         guard s.hasPrefix("/"), !s.contains("\0") else { throw ConfigError("\(at(key)) must be an absolute path") }
         return s
+    }
+
+    /// An RFC 3339 UTC time such as "2027-01-31T00:00:00Z"; "" means none.
+    mutating func time(_ key: String) throws(ConfigError) -> Int64? {
+        guard let s = try string(key), !s.isEmpty else { return nil }
+        guard let seconds = RFC3339.parse(s) else {
+            throw ConfigError("\(at(key)) must be an RFC 3339 UTC time like \"2027-01-31T00:00:00Z\", or \"\" for none")
+        }
+        return seconds
     }
 
     mutating func strings(_ key: String) throws(ConfigError) -> [String]? {

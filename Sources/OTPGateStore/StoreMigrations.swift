@@ -110,6 +110,9 @@ enum StoreMigrations {
                 CREATE INDEX scratch_codes_user ON scratch_codes(user_id);
                 """)
         }
+        m.registerMigration("v3: grace periods after a successful code from a remote host") { db in
+            try db.execute(sql: OTPStore.graceSchema)
+        }
         return m
     }
 }

@@ -160,6 +160,9 @@ struct RequestParsingTests {
             id: "1",
             payload: .verify(VerifyRequest(user: "alice", code: "123456", service: "sshd", rhost: "h", tty: "pts/0"))),
         Request(payload: .verify(VerifyRequest(user: "alice", code: "123456"))),
+        Request(payload: .verifyPrecheck(VerifyPrecheckRequest(user: "alice", rhost: "h", gracePeriod: 60))),
+        Request(payload: .verifyPrecheck(VerifyPrecheckRequest(user: "alice"))),
+        Request(payload: .verifyCandidates(VerifyCandidatesRequest(user: "alice", codes: ["345678", "12345678"], service: "sshd"))),
         Request(id: "2", payload: .status(StatusRequest(user: "alice"))),
         Request(
             id: "3",
