@@ -239,6 +239,26 @@ def scenarios(p):
                "pam_google_authenticator cuts 6 digits off any token, so a password that ends in 6 digits "
                "would be sent and counted as a guess")
 
+    secret, recovery, scratch = p.fresh()
+    code = next_code(secret)
+    p.both("try_first_pass without forward_pass: password+code as the first token",
+           "auth optional pam_unix.so\nauth required {MOD}\n", "try_first_pass",
+           lambda peer: [PASSWORD + code, code] if peer == "otpgate" else [PASSWORD + code], S, prompts=2,
+           ga_prompts=1, why="as with use_first_pass: otpgate does not cut a code off the previous token "
+                             "without forward_pass, so it asks for the code")
+
+    # --- counter-based (HOTP) codes (unit test: "counter-based login") ---
+    p.daemon.admin("admin.reset", user=p.user)
+    begin = p.daemon.admin("enroll.begin", user=p.user, kind="hotp")
+    hotp = lambda counter: subprocess.run(["oathtool", "--hotp", "-b", "-c", str(counter), begin["secret"]],
+                                          capture_output=True, text=True, check=True, env=ENV).stdout.strip()
+    confirm = p.daemon.admin("enroll.confirm", user=p.user, enrollment=begin["enrollment"], code=hotp(0))
+    check(confirm.get("ok") is True, "HOTP enrolment", str(confirm))
+    p.stack.write_ga(p.user, begin["secret"] + '\n" HOTP_COUNTER 1', [])  # GA counts from 1, otpgate used 0
+    p.both("HOTP: the next counter's code", MOD_UNIX_TRY, "", [hotp(1), PASSWORD], S, prompts=2)
+    p.both("HOTP: the same code again", MOD_UNIX_TRY, "", [hotp(1), PASSWORD], F)
+    p.both("HOTP: a code a few counters ahead", MOD_UNIX_TRY, "", [hotp(3), PASSWORD], S)
+
     # --- grace period ---
     secret, recovery, scratch = p.fresh()
     code = next_code(secret)

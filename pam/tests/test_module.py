@@ -464,7 +464,8 @@ def system_calls(build):
                 fillers = []
                 fake.proc.stdin.write("go\n")
                 fake.proc.stdin.flush()
-            rest, _ = driver.communicate(timeout=30)
+            rest = driver.stdout.read()  # not communicate(): it would skip what the loop above buffered
+            driver.wait(timeout=30)
             shutil.rmtree(confdir)
             out = "".join(out) + rest
             expected = "PAM_SUCCESS" if release else "PAM_AUTHINFO_UNAVAIL"
