@@ -155,6 +155,26 @@ def test_google_authenticator(root):
           "ga hotp: the counter the peer used is refused")
     check(verify(hotp_user, oathtool("--hotp", "-b", "-c", "2", hsecret)) == "ok", "ga hotp: the next counter is accepted")
 
+    # STEP_SIZE 60, WINDOW_SIZE 17 and a TIME_SKEW of 20 steps (as the peer learns it
+    # from a phone 20 minutes ahead): the peer accepts that phone's code, and so does
+    # otpgated after the import, once; a code of the server's own time is refused.
+    skewed = T.add_user("gas")
+    spath, ssecret, _ = ga_file(skewed, ["-t", "-D", "-u", "-S", "60", "-w", "17", "-e", "1"])
+    os.chmod(spath, 0o600)
+    with open(spath, "a") as f:
+        f.write('" TIME_SKEW 20\n')
+    os.chmod(spath, 0o400)
+    ahead = oathtool("--totp", "-s", "60", "-N", "now + 1200 seconds", "-b", ssecret)
+    T.expect_pam(ga, skewed, ahead, "ga skew: the peer accepts the code of a clock 20 steps of 60 s ahead", True)
+    rc, out = admin("admin", "import", "google-authenticator", skewed)
+    check(rc == 0, "ga skew: imported", out)
+    tokens = status(skewed).get("tokens", [{}])
+    check(tokens[0].get("period") == 60 and tokens[0].get("skew") == 20, "ga skew: period 60 s and skew 20 kept", str(tokens))
+    check(verify(skewed, ahead) == "ok" and verify(skewed, ahead) == "replayed_code",
+          "ga skew: otpgated accepts the same code once")
+    here = oathtool("--totp", "-s", "60", "-b", ssecret)
+    check(verify(skewed, here) == "invalid_code", "ga skew: a code of the server's own time is outside the skewed window")
+
     # Awkward files: every refusal names the file and the reason, and changes nothing.
     odd = T.add_user("gax")
     home = f"/home/{odd}/.google_authenticator"
