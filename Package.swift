@@ -103,8 +103,9 @@ let package = Package(
         .executableTarget(
             name: "otpgate",
             dependencies: [
-                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateServer", "OTPGateStore", "OTPGateImport", "CQREncode",
+                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateServer", "OTPGateStore", "CQREncode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "OTPGateImport",
             ],
             swiftSettings: swiftSettings
         ),

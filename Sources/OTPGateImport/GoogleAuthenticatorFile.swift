@@ -171,6 +171,8 @@ public enum GoogleAuthenticatorFile {
             }
         }
         result.tokens = [token]
+        // Dictionary order is not stable: report in file order.
+        result.issues = result.issues.enumerated().sorted { ($0.element.line ?? 0, $0.offset) < ($1.element.line ?? 0, $1.offset) }.map(\.element)
         return result
     }
 

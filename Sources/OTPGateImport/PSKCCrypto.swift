@@ -31,6 +31,18 @@ enum PSKCCrypto {
         return Array(plain.dropLast(Int(pad)))
     }
 
+    /// PBKDF2 with HMAC-SHA1 (PKCS #5 v2.0, RFC 6030 §6.2's default PRF). Nil on failure.
+    static func pbkdf2SHA1(password: [UInt8], salt: [UInt8], iterations: Int, length: Int) -> [UInt8]? {
+        guard iterations >= 1, iterations <= 10_000_000, (16...32).contains(length) else { return nil }
+        var out = [UInt8](repeating: 0, count: length)
+        let ok = password.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { pc in
+                PKCS5_PBKDF2_HMAC_SHA1(pc.baseAddress, Int32(pc.count), salt, Int32(salt.count), Int32(iterations), Int32(length), &out)
+            }
+        }
+        return ok == 1 ? out : nil
+    }
+
     static func hmacSHA1(key: [UInt8], message: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 20)
         var length: UInt32 = 0

@@ -10,12 +10,13 @@ import OTPGateProtocol
 /// as a base64 `PlainValue`, or as an `EncryptedValue` under a pre-shared AES key
 /// (aes128-cbc, or 192/256) with an HMAC-SHA1 `ValueMAC` made with the file's
 /// encrypted `MACKey` (§6.1); a wrong key or an altered file fails the MAC check.
-/// Password-based (PBKDF2) and public-key encrypted files are refused with the reason.
+/// The key may instead be derived from a password with PBKDF2-HMAC-SHA1 (§6.2).
+/// Public-key encrypted files are refused with the reason.
 public enum PSKCFile {
     public static let tool = "pskc"
 
     public static func parse(
-        _ bytes: [UInt8], file: String, preSharedKey: [UInt8]?, users: [String: String]
+        _ bytes: [UInt8], file: String, preSharedKey: [UInt8]?, password: [UInt8]? = nil, users: [String: String]
     ) -> (users: [ImportedUser], issues: [ImportIssue]) {
         var issues: [ImportIssue] = []
         func fail(_ message: String, line: Int? = nil) -> ([ImportedUser], [ImportIssue]) {
@@ -25,10 +26,26 @@ public enum PSKCFile {
         guard root.name == "KeyContainer" else { return fail("the root element is \(root.name), not a PSKC KeyContainer") }
 
         var macKey: [UInt8]?
-        if let encryption = root.child("EncryptionKey") {
-            if encryption.child("DerivedKey") != nil {
-                return fail("the file is encrypted with a key derived from a password (PBKDF2); ask the vendor for a pre-shared-key file", line: encryption.line)
+        var preSharedKey = preSharedKey
+        if let derived = root.child("EncryptionKey")?.child("DerivedKey") {
+            let method = derived.child("KeyDerivationMethod")
+            guard method?.attributes["Algorithm"]?.hasSuffix("#pbkdf2") == true else {
+                return fail("key derivation \(method?.attributes["Algorithm"] ?? "(none)") is not supported (PBKDF2 is)", line: derived.line)
             }
+            guard let password else {
+                return fail("the file's key is derived from a password (PBKDF2); give the password with --password-file", line: derived.line)
+            }
+            if let prf = method?.descendant("PRF")?.attributes["Algorithm"], !prf.hasSuffix("hmac-sha1") {
+                return fail("PBKDF2 with PRF \(prf) is not supported (HMAC-SHA1 is)", line: derived.line)
+            }
+            guard let salt = method?.descendant("Salt")?.child("Specified")?.base64,
+                let iterations = method?.descendant("IterationCount").flatMap({ Int($0.trimmedText) }),
+                let length = method?.descendant("KeyLength").flatMap({ Int($0.trimmedText) }),
+                let key = PSKCCrypto.pbkdf2SHA1(password: password, salt: salt, iterations: iterations, length: length)
+            else { return fail("the PBKDF2 parameters (Salt, IterationCount, KeyLength 16 to 32) are missing or invalid", line: derived.line) }
+            preSharedKey = key
+        }
+        if let encryption = root.child("EncryptionKey") {
             if encryption.child("X509Data") != nil {
                 return fail("the file is encrypted to a public key; decrypt it with the vendor's tools first", line: encryption.line)
             }

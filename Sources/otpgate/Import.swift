@@ -153,7 +153,9 @@ extension Admin.Import {
                     return try await ImportReport.run([], issues: [ImportIssue(.error, file: name, "more than 64 KiB")], options: options, global: global)
                 }
             } else {
-                switch SecretFile.read(file, owner: (geteuid(), "you")) {
+                // Any owner (a user may hand over their own export), but no symlink,
+                // FIFO or file others could have written.
+                switch SecretFile.read(file, owner: nil) {
                 case .failure(let issue): return try await ImportReport.run([], issues: [issue], options: options, global: global)
                 case .success(let r): bytes = r.bytes
                 }
@@ -166,12 +168,12 @@ extension Admin.Import {
     struct PSKC: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "pskc",
-            abstract: "Import hardware-token seeds from an RFC 6030 PSKC file, plain or under a pre-shared AES key.",
+            abstract: "Import hardware-token seeds from an RFC 6030 PSKC file: plain, pre-shared AES key or PBKDF2 password.",
             discussion: """
                 --map SERIAL=USER says whose each token is (by the device's SerialNo, or the
                 key's Id); unmapped tokens are reported and skipped. --key-file holds the
-                pre-shared key in hex (32 hex digits for AES-128); it must not be readable by
-                group or others.
+                pre-shared key in hex (32 hex digits for AES-128), --password-file the password
+                of a PBKDF2-protected file; neither may be readable by group or others.
                 """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var options: ImportOptions
@@ -181,6 +183,8 @@ extension Admin.Import {
         var map: [String] = []
         @Option(name: .long, help: "A file with the pre-shared key in hex.")
         var keyFile: String?
+        @Option(name: .long, help: "A file with the password a PBKDF2-protected file was made with (its first line).")
+        var passwordFile: String?
 
         func validate() throws {
             for m in map where !m.contains("=") { throw ValidationError("--map takes SERIAL=USER") }
@@ -202,6 +206,17 @@ extension Admin.Import {
                     key = k
                 }
             }
+            var password: [UInt8]?
+            if let passwordFile {
+                switch SecretFile.read(passwordFile, owner: (geteuid(), "you"), maxBytes: 1024) {
+                case .failure(let issue): return try await ImportReport.run([], issues: [issue], options: options, global: global)
+                case .success(let r):
+                    guard r.mode & 0o044 == 0 else {
+                        throw Failure.exit("\(passwordFile): readable by group or others; chmod 600 it", status: Failure.refused)
+                    }
+                    password = Array(r.bytes.prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") })
+                }
+            }
             var users: [String: String] = [:]
             for m in map { users[String(m.prefix { $0 != "=" })] = String(m.drop { $0 != "=" }.dropFirst()) }
             let read: SecretFile.Read
@@ -209,7 +224,7 @@ extension Admin.Import {
             case .failure(let issue): return try await ImportReport.run([], issues: [issue], options: options, global: global)
             case .success(let r): read = r
             }
-            let (parsed, issues) = PSKCFile.parse(read.bytes, file: file, preSharedKey: key, users: users)
+            let (parsed, issues) = PSKCFile.parse(read.bytes, file: file, preSharedKey: key, password: password, users: users)
             try await ImportReport.run(parsed, issues: read.issues + issues, options: options, global: global)
         }
     }

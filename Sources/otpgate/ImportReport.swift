@@ -31,45 +31,68 @@ struct ImportReport: Encodable {
     /// Issues that belong to no user (unreadable lines, refused files).
     var issues: [ImportIssue] = []
 
+    /// Users sent at once: each import hashes its scratch codes (a scrypt run each),
+    /// and the daemon runs that many hashes in parallel.
+    static let parallelUsers = 4
+
     static func run(_ parsed: [ImportedUser], issues: [ImportIssue], options: ImportOptions, global: GlobalOptions) async throws {
         var report = ImportReport(issues: issues)
         let client = global.client(admin: true)
-        for u in parsed {
-            var row = Row(
-                user: u.user, source: u.source, outcome: "refused", dryRun: options.dryRun, tokens: u.tokens.map(\.name),
-                scratchCodes: u.scratchCodes.count, issues: u.issues)
-            if u.refused {
-                row.reason = u.issues.last { $0.severity == .error }?.message ?? "nothing importable"
-                row.tokens = []
-                report.users.append(row)
-                continue
+        let rows = try await withThrowingTaskGroup(of: (Int, Row).self) { group in
+            var rows = [Row?](repeating: nil, count: parsed.count)
+            var next = 0
+            func start() {
+                guard next < parsed.count else { return }
+                let (index, u) = (next, parsed[next])
+                next += 1
+                group.addTask { (index, try await importOne(u, client: client, options: options)) }
             }
-            do {
-                let result = try await client.importTokens(u.request(mode: options.mode, dryRun: options.dryRun))
-                row.outcome = result.outcome.rawValue
-                row.tokens = result.tokens
-                row.scratchCodes = result.scratchCodes
-                row.existing = result.existing
-                row.replaced = result.replaced
-                if result.outcome == .skipped {
-                    row.reason = "already has \(result.existing) token\(result.existing == 1 ? "" : "s") (--replace or --add to import anyway)"
-                }
-            } catch {
-                switch error.code {
-                case .unreachable, .timeout, .permissionDenied, .protocolError: throw Failure.exit(error)
-                default:
-                    row.outcome = "failed"
-                    row.reason = error.message
-                }
+            for _ in 0..<parallelUsers { start() }
+            while let (index, row) = try await group.next() {
+                rows[index] = row
+                start()
             }
-            report.users.append(row)
+            return rows.compactMap { $0 }
         }
+        report.users = rows
         report.print(json: global.json)
         if report.users.contains(where: { $0.outcome == "refused" || $0.outcome == "failed" })
             || report.issues.contains(where: { $0.severity == .error })
         {
             throw ExitCode(Failure.refused)
         }
+    }
+
+    /// One user: a row saying what happened. A daemon that cannot be reached ends the
+    /// whole import (with its exit status); a refusal ends only this user's.
+    static func importOne(_ u: ImportedUser, client: OTPGateClient, options: ImportOptions) async throws -> Row {
+        var row = Row(
+            user: u.user, source: u.source, outcome: "refused", dryRun: options.dryRun, tokens: u.tokens.map(\.name),
+            scratchCodes: u.scratchCodes.count, issues: u.issues)
+        if u.refused {
+            row.reason = u.issues.last { $0.severity == .error }?.message ?? "nothing importable"
+            row.tokens = []
+            return row
+        }
+        do {
+            let result = try await client.importTokens(u.request(mode: options.mode, dryRun: options.dryRun))
+            row.outcome = result.outcome.rawValue
+            row.tokens = result.tokens
+            row.scratchCodes = result.scratchCodes
+            row.existing = result.existing
+            row.replaced = result.replaced
+            if result.outcome == .skipped {
+                row.reason = "already has \(result.existing) token\(result.existing == 1 ? "" : "s") (--replace or --add to import anyway)"
+            }
+        } catch {
+            switch error.code {
+            case .unreachable, .timeout, .permissionDenied, .protocolError: throw Failure.exit(error)
+            default:
+                row.outcome = "failed"
+                row.reason = error.message
+            }
+        }
+        return row
     }
 
     func print(json: Bool) {

@@ -94,6 +94,61 @@ struct PSKCFileTests {
         </KeyContainer>
         """
 
+    /// §6.2 (Figure 7): the key derived from the password "qwerty" with PBKDF2.
+    static let derived = """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc"
+            xmlns:xenc11="http://www.w3.org/2009/xmlenc11#"
+            xmlns:pkcs5="http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#"
+            xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Version="1.0">
+          <pskc:EncryptionKey>
+            <xenc11:DerivedKey>
+              <xenc11:KeyDerivationMethod Algorithm="http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2">
+                <pkcs5:PBKDF2-params>
+                  <Salt><Specified>Ej7/PEpyEpw=</Specified></Salt>
+                  <IterationCount>1000</IterationCount>
+                  <KeyLength>16</KeyLength>
+                  <PRF/>
+                </pkcs5:PBKDF2-params>
+              </xenc11:KeyDerivationMethod>
+              <xenc:ReferenceList><xenc:DataReference URI="#ED"/></xenc:ReferenceList>
+              <xenc11:MasterKeyName>My Password 1</xenc11:MasterKeyName>
+            </xenc11:DerivedKey>
+          </pskc:EncryptionKey>
+          <pskc:MACMethod Algorithm="http://www.w3.org/2000/09/xmldsig#hmac-sha1">
+            <pskc:MACKey>
+              <xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>
+              <xenc:CipherData>
+                <xenc:CipherValue>2GTTnLwM3I4e5IO5FkufoOEiOhNj91fhKRQBtBJYluUDsPOLTfUvoU2dStyOwYZx</xenc:CipherValue>
+              </xenc:CipherData>
+            </pskc:MACKey>
+          </pskc:MACMethod>
+          <pskc:KeyPackage>
+            <pskc:DeviceInfo>
+              <pskc:Manufacturer>TokenVendorAcme</pskc:Manufacturer>
+              <pskc:SerialNo>987654321</pskc:SerialNo>
+            </pskc:DeviceInfo>
+            <pskc:CryptoModuleInfo><pskc:Id>CM_ID_001</pskc:Id></pskc:CryptoModuleInfo>
+            <pskc:Key Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:hotp" Id="123456">
+              <pskc:Issuer>Example-Issuer</pskc:Issuer>
+              <pskc:AlgorithmParameters><pskc:ResponseFormat Length="8" Encoding="DECIMAL"/></pskc:AlgorithmParameters>
+              <pskc:Data>
+                <pskc:Secret>
+                  <pskc:EncryptedValue Id="ED">
+                    <xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>
+                    <xenc:CipherData>
+                      <xenc:CipherValue>oTvo+S22nsmS2Z/RtcoF8Hfh+jzMe0RkiafpoDpnoZTjPYZu6V+A4aEn032yCr4f</xenc:CipherValue>
+                    </xenc:CipherData>
+                  </pskc:EncryptedValue>
+                  <pskc:ValueMAC>LP6xMvjtypbfT9PdkJhBZ+D6O4w=</pskc:ValueMAC>
+                </pskc:Secret>
+                <pskc:Counter><pskc:PlainValue>0</pskc:PlainValue></pskc:Counter>
+              </pskc:Data>
+            </pskc:Key>
+          </pskc:KeyPackage>
+        </pskc:KeyContainer>
+        """
+
     static let psk = Hex.decode("12345678901234567890123456789012")!
     static let seed = Array("12345678901234567890".utf8)
 
@@ -105,6 +160,21 @@ struct PSKCFileTests {
         #expect(users.first?.user == "alice")
         #expect(t.kind == .hotp && t.digits == 8 && t.counter == 0 && t.name == "pskc-987654321")
         #expect(try Base32.decode(t.secret) == Self.seed)
+    }
+
+    @Test("the password-based example (PBKDF2) derives the key; a wrong password fails the MAC")
+    func passwordBased() throws {
+        let (users, issues) = PSKCFile.parse(
+            Array(Self.derived.utf8), file: "f", preSharedKey: nil, password: Array("qwerty".utf8), users: ["987654321": "alice"])
+        #expect(issues.isEmpty, "\(issues)")
+        let t = try #require(users.first?.tokens.first)
+        #expect(t.digits == 8 && t.kind == .hotp)
+        #expect(try Base32.decode(t.secret) == Self.seed)
+        let wrong = PSKCFile.parse(
+            Array(Self.derived.utf8), file: "f", preSharedKey: nil, password: Array("qwertz".utf8), users: ["987654321": "alice"])
+        #expect(wrong.users.isEmpty && wrong.issues.contains { $0.message.contains("wrong key") })
+        let none = PSKCFile.parse(Array(Self.derived.utf8), file: "f", preSharedKey: nil, users: [:])
+        #expect(none.issues.first?.message.contains("--password-file") == true)
     }
 
     @Test("a wrong key, an altered MAC, no key: refused with the reason")

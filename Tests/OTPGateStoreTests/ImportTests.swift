@@ -87,6 +87,21 @@ struct ImportTests {
         }
         #expect(accepted.load(ordering: .relaxed) == 1)
         #expect(try f.store.consumeScratchCode(user: "alice", input: "12345678", now: now) == .noMatch)
+
+        // Control: the same harness with sixteen different codes accepts all sixteen,
+        // so "exactly one" above is the compare-and-set at work, not a harness that
+        // let only one through.
+        let codes = (0..<16).map { String(20_000_000 + $0) }
+        _ = try f.store.importTokens(
+            user: "carol", tokens: [try token()], scratchCodes: try ScratchCodeBatch.hash(codes, hasher: .fast), mode: .skip,
+            dryRun: false, now: now)
+        let all = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 16) { i in
+            if case .accepted? = try? store.consumeScratchCode(user: "carol", input: codes[i], now: 1_700_000_000) {
+                all.add(1, ordering: .relaxed)
+            }
+        }
+        #expect(all.load(ordering: .relaxed) == 16)
         // A limited user's code is not looked at.
         for _ in 0..<12 { _ = try f.store.recordFailure(user: "alice", now: now) }
         guard case .rateLimited = try f.store.consumeScratchCode(user: "alice", input: "87654321", now: now) else {

@@ -155,6 +155,26 @@ def test_google_authenticator(root):
           "ga hotp: the counter the peer used is refused")
     check(verify(hotp_user, oathtool("--hotp", "-b", "-c", "2", hsecret)) == "ok", "ga hotp: the next counter is accepted")
 
+    # STEP_SIZE 60, WINDOW_SIZE 17 and a TIME_SKEW of 20 steps (as the peer learns it
+    # from a phone 20 minutes ahead): the peer accepts that phone's code, and so does
+    # otpgated after the import, once; a code of the server's own time is refused.
+    skewed = T.add_user("gas")
+    spath, ssecret, _ = ga_file(skewed, ["-t", "-D", "-u", "-S", "60", "-w", "17", "-e", "1"])
+    os.chmod(spath, 0o600)
+    with open(spath, "a") as f:
+        f.write('" TIME_SKEW 20\n')
+    os.chmod(spath, 0o400)
+    ahead = oathtool("--totp", "-s", "60", "-N", "now + 1200 seconds", "-b", ssecret)
+    T.expect_pam(ga, skewed, ahead, "ga skew: the peer accepts the code of a clock 20 steps of 60 s ahead", True)
+    rc, out = admin("admin", "import", "google-authenticator", skewed)
+    check(rc == 0, "ga skew: imported", out)
+    tokens = status(skewed).get("tokens", [{}])
+    check(tokens[0].get("period") == 60 and tokens[0].get("skew") == 20, "ga skew: period 60 s and skew 20 kept", str(tokens))
+    check(verify(skewed, ahead) == "ok" and verify(skewed, ahead) == "replayed_code",
+          "ga skew: otpgated accepts the same code once")
+    here = oathtool("--totp", "-s", "60", "-b", ssecret)
+    check(verify(skewed, here) == "invalid_code", "ga skew: a code of the server's own time is outside the skewed window")
+
     # Awkward files: every refusal names the file and the reason, and changes nothing.
     odd = T.add_user("gax")
     home = f"/home/{odd}/.google_authenticator"
@@ -345,6 +365,48 @@ RFC6030_AES = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+RFC6030_PBKDF2 = """<?xml version="1.0" encoding="UTF-8"?>
+<pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" xmlns:xenc11="http://www.w3.org/2009/xmlenc11#"
+    xmlns:pkcs5="http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#" xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"
+    Version="1.0">
+  <pskc:EncryptionKey>
+    <xenc11:DerivedKey>
+      <xenc11:KeyDerivationMethod Algorithm="http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2">
+        <pkcs5:PBKDF2-params>
+          <Salt><Specified>Ej7/PEpyEpw=</Specified></Salt>
+          <IterationCount>1000</IterationCount><KeyLength>16</KeyLength><PRF/>
+        </pkcs5:PBKDF2-params>
+      </xenc11:KeyDerivationMethod>
+      <xenc:ReferenceList><xenc:DataReference URI="#ED"/></xenc:ReferenceList>
+      <xenc11:MasterKeyName>My Password 1</xenc11:MasterKeyName>
+    </xenc11:DerivedKey>
+  </pskc:EncryptionKey>
+  <pskc:MACMethod Algorithm="http://www.w3.org/2000/09/xmldsig#hmac-sha1">
+    <pskc:MACKey>
+      <xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>
+      <xenc:CipherData><xenc:CipherValue>2GTTnLwM3I4e5IO5FkufoOEiOhNj91fhKRQBtBJYluUDsPOLTfUvoU2dStyOwYZx</xenc:CipherValue></xenc:CipherData>
+    </pskc:MACKey>
+  </pskc:MACMethod>
+  <pskc:KeyPackage>
+    <pskc:DeviceInfo><pskc:Manufacturer>TokenVendorAcme</pskc:Manufacturer><pskc:SerialNo>987654321</pskc:SerialNo></pskc:DeviceInfo>
+    <pskc:Key Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:hotp" Id="123456">
+      <pskc:AlgorithmParameters><pskc:ResponseFormat Length="8" Encoding="DECIMAL"/></pskc:AlgorithmParameters>
+      <pskc:Data>
+        <pskc:Secret>
+          <pskc:EncryptedValue Id="ED">
+            <xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>
+            <xenc:CipherData><xenc:CipherValue>oTvo+S22nsmS2Z/RtcoF8Hfh+jzMe0RkiafpoDpnoZTjPYZu6V+A4aEn032yCr4f</xenc:CipherValue></xenc:CipherData>
+          </pskc:EncryptedValue>
+          <pskc:ValueMAC>LP6xMvjtypbfT9PdkJhBZ+D6O4w=</pskc:ValueMAC>
+        </pskc:Secret>
+        <pskc:Counter><pskc:PlainValue>0</pskc:PlainValue></pskc:Counter>
+      </pskc:Data>
+    </pskc:Key>
+  </pskc:KeyPackage>
+</pskc:KeyContainer>
+"""
+
+
 def test_pskc(root):
     user = f"pskc-{RUN}"
     path, key, wrong = (os.path.join(root, n) for n in ("tokens.pskc", "psk.hex", "wrong.hex"))
@@ -363,6 +425,17 @@ def test_pskc(root):
     code = oathtool("--hotp", "-d", "8", "-c", "0", seed)
     check(verify(user, code) == "ok" and verify(user, code) == "replayed_code",
           "pskc: the token's first code (oathtool, counter 0) is accepted once")
+
+    # RFC 6030 §6.2: the key derived from a password (PBKDF2), read from a file.
+    other = f"pskcpw-{RUN}"
+    derived, pw = os.path.join(root, "pbkdf2.pskc"), os.path.join(root, "pskc.password")
+    write(derived, RFC6030_PBKDF2, 0o600)
+    write(pw, "qwerty\n")
+    rc, out = admin("admin", "import", "pskc", derived, "--map", f"987654321={other}")
+    check(rc == 1 and "--password-file" in out, "pskc: a password-protected file without the password is refused", out)
+    rc, out = admin("admin", "import", "pskc", derived, "--password-file", pw, "--map", f"987654321={other}")
+    check(rc == 0 and f"{other}  imported" in out, "pskc: RFC 6030's PBKDF2 example is imported with its password", out)
+    check(verify(other, code) == "ok" and verify(other, code) == "replayed_code", "pskc: its first code is accepted once")
 
 
 # --------------------------------------------------------------------- resync ---
