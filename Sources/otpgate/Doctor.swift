@@ -44,7 +44,7 @@ extension Admin {
             findings.append(checkFile(settings.databasePath, mode: 0o600, owner: daemonUID, what: "store"))
 
             let socket = global.socket ?? settings.socketPath
-            let client = OTPGateClient(socketPath: socket)
+            let client = OTPGateClient(socketPath: socket, timeout: .seconds(max(1, global.timeout)))
             do {
                 let health = try await client.health()
                 findings.append(DoctorFinding(.ok, "otpgated \(health.version) answers on \(socket), up \(health.uptime) s"))

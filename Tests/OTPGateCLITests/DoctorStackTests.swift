@@ -23,7 +23,7 @@ import Testing
               .safe(at: "sudo:2", saying: "a code is mandatory")),
         .init("include, and a type with '-'", "auth include common-auth\n-auth required MODULE socket=SOCKET\n",
               .safe(at: "sudo:2", saying: "a code is mandatory after the password (pam_unix.so at CONFDIR/common-auth:1)")),
-        .init("substack", "auth substack common-auth\nauth required MODULE socket=SOCKET timeout=5 debug\n",
+        .init("substack", "auth substack common-auth\nauth required MODULE socket=SOCKET debug\n",
               .safe(at: "sudo:2", saying: "a code is mandatory after the password")),
         // Debian's own pattern: a jump over pam_deny on success; a wrong code is
         // ignored, but pam_deny then fails the stack. Safe, though it looks like the
@@ -117,15 +117,18 @@ import Testing
     static func check(_ row: DoctorStack, daemon: TestDaemon, config: String, directory: String) async throws {
         let user = try await ThrowawayUser()
         defer { user.remove() }
-        let token = try await daemon.admin.enrol(user: user.name, kind: .hotp)
+        // Long waits: on a loaded machine an fsync can take seconds.
+        let admin = OTPGateClient(socketPath: daemon.adminSocketPath, timeout: .seconds(60))
+        let token = try await admin.enrol(user: user.name, kind: .hotp)
 
         let confdir = directory + "/pam.d"
         try FileManager.default.createDirectory(atPath: confdir, withIntermediateDirectories: true)
         try DoctorStack.commonAuth.write(toFile: confdir + "/common-auth", atomically: true, encoding: .utf8)
         try "auth required pam_deny.so\n".write(toFile: confdir + "/other", atomically: true, encoding: .utf8)
-        let stack = row.stack.replacing("MODULE", with: PAMBuild.module).replacing("SOCKET", with: daemon.socketPath)
+        let stack = row.stack.replacing("MODULE", with: PAMBuild.module)
+            .replacing("socket=SOCKET", with: "socket=\(daemon.socketPath) timeout=30")
         try stack.write(toFile: confdir + "/" + row.service, atomically: true, encoding: .utf8)
-        var arguments = ["admin", "doctor", "--config", config, "--pam-dir", confdir, "--service", row.service]
+        var arguments = ["admin", "doctor", "--timeout", "60", "--config", config, "--pam-dir", confdir, "--service", row.service]
         if let sshd = row.sshdConfig {
             try sshd.write(toFile: directory + "/sshd_config", atomically: true, encoding: .utf8)
             arguments += ["--sshd-config", directory + "/sshd_config"]
