@@ -128,7 +128,7 @@ import Testing
         let stack = row.stack.replacing("MODULE", with: PAMBuild.module)
             .replacing("socket=SOCKET", with: "socket=\(daemon.socketPath) timeout=30")
         try stack.write(toFile: confdir + "/" + row.service, atomically: true, encoding: .utf8)
-        var arguments = ["admin", "doctor", "--timeout", "60", "--config", config, "--pam-dir", confdir, "--service", row.service]
+        var arguments = ["admin", "doctor", "--timeout", "60", "--config", config, "--pam-directory", confdir, "--service", row.service]
         if let sshd = row.sshdConfig {
             try sshd.write(toFile: directory + "/sshd_config", atomically: true, encoding: .utf8)
             arguments += ["--sshd-config", directory + "/sshd_config"]
