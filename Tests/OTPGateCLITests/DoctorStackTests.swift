@@ -87,7 +87,9 @@ import Testing
         mkdir("/run/sshd", 0o755)
         // One daemon; each row has its own user, token and confdir. Four rows at a
         // time: most of a row is waiting out pam_unix's fail delay.
-        let daemon = try await TestDaemon(owner: DoctorTests.daemonOwner)
+        // One recovery code per enrolment: each is a slow KDF hash, and a test of PAM
+        // stacks needs none.
+        let daemon = try await TestDaemon(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
         let config = daemon.directory + "/doctor.toml"
         try """
             [paths]
