@@ -47,7 +47,7 @@ import Testing
         // stacks needs none.
         let daemon = try await TestDaemon(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
         let admin = OTPGateClient(socketPath: daemon.adminSocketPath, timeout: .seconds(60))
-        let stacks = Self.stacks(count: 80, seed: 20_261_201)
+        let stacks = Self.stacks(count: 60, seed: 20_261_201)
         var safe = 0
         await withTaskGroup(of: Bool?.self) { group in
             var pending = stacks.enumerated()[...]
@@ -62,7 +62,7 @@ import Testing
                     }
                 }
             }
-            for _ in 0..<4 { next() }
+            for _ in 0..<2 { next() }
             while let verdict = await group.next() {
                 if verdict == true { safe += 1 }
                 next()
