@@ -22,14 +22,12 @@ extension Admin {
         @OptionGroup var global: GlobalOptions
         @Option(help: "The daemon's config file.")
         var config: String = "/etc/otpgate/otpgated.toml"
-        @Option(name: [.customLong("pam-directory"), .customLong("pam-dir")], help: "Directory of the PAM service files.")
+        @Option(help: "Directory of the PAM service files.")
         var pamDirectory: String = "/etc/pam.d"
         @Option(name: .customLong("service"), help: "A PAM service to check (repeatable; default: sshd and sudo).")
         var services: [String] = []
         @Option(help: "The sshd config file, read with 'sshd -T -f FILE' (default: sshd's own).")
         var sshdConfig: String?
-        @Option(help: "The sshd program.")
-        var sshd: String = "/usr/sbin/sshd"
         @Option(help: "The PAM service sshd uses (its program name).")
         var sshdService: String = "sshd"
 
@@ -44,7 +42,7 @@ extension Admin {
             findings.append(checkFile(settings.databasePath, mode: 0o600, owner: daemonUID, what: "store"))
 
             let socket = global.socket ?? settings.socketPath
-            let client = OTPGateClient(socketPath: socket)
+            let client = OTPGateClient(socketPath: socket, timeout: .seconds(max(1, global.timeout)))
             do {
                 let health = try await client.health()
                 findings.append(DoctorFinding(.ok, "otpgated \(health.version) answers on \(socket), up \(health.uptime) s"))
@@ -73,6 +71,7 @@ extension Admin {
         }
 
         func checkSSHD(_ stack: PAMServiceCheck) -> [DoctorFinding] {
+            let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd", "/usr/local/sbin/sshd"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/sshd"
             let (settings, message) = SSHDSettings.read(sshd: sshd, configFile: sshdConfig)
             guard let settings else {
                 // Without the effective config nothing can be said about sshd; with a

@@ -20,11 +20,11 @@ struct PAMControl: Sendable {
         if bracketed {
             for pair in token.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }) {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, let action = PAMAction(parts[1].lowercased()) else {
+                guard parts.count == 2, let action = PAMAction(parts[1]) else {
                     malformed = true
                     break
                 }
-                let name = parts[0].lowercased()
+                let name = parts[0]  // case-sensitive, as libpam compares them
                 if name == "default" {
                     for value in PAMReturn.allCases where actions[value] == nil { actions[value] = action }
                 } else if let value = PAMReturn(rawValue: name) {

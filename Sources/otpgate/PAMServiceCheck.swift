@@ -72,9 +72,13 @@ struct PAMServiceCheck {
         codeMandatory = !findings.contains { $0.level == .fail }
         guard codeMandatory else { return }
         let line = rules[first]
-        let after = password.map { " after the password (\($0.moduleName ?? "") at \($0.location))" } ?? ""
-        findings.append(DoctorFinding(.ok, "'\(line.text)': a code is mandatory\(after)", file: line.file, line: line.line))
         let options = OTPGateModuleOptions(line.arguments)
+        var after = ""
+        if let passwordIndex {
+            let place = "\(rules[passwordIndex].moduleName ?? "") at \(rules[passwordIndex].location)"
+            after = passwordIndex < first ? " after the password (\(place))" : " with the password (forward_pass, for \(place))"
+        }
+        findings.append(DoctorFinding(.ok, "'\(line.text)': a code is mandatory\(after)", file: line.file, line: line.line))
         if options.has("nullok") {
             findings.append(DoctorFinding(.ok, "nullok: a user without a token (and not in policy.required_groups) is not asked for a code and "
                 + (passwordMandatory ? "logs in with the password alone" : "needs only what the rest of the stack asks"),
@@ -130,7 +134,7 @@ struct PAMServiceCheck {
                      fix: "add try_first_pass to '\(passwordRule.text)'", level: .warn)
             }
         } else if options.has("use_first_pass") && passwordIndex < index {
-            fail(rule, "'\(rule.text)': use_first_pass takes the password typed for \(name) (\(passwordRule.location)) as the code: no login can succeed",
+            fail(rule, "'\(rule.text)': use_first_pass takes the password typed for \(name) (\(passwordRule.location)) as the code, so the code is never asked and logins fail",
                  fix: "remove use_first_pass")
         } else if index < passwordIndex {
             fail(rule, "'\(rule.text)' comes before the password (\(name) at \(passwordRule.location)): anyone who reaches the prompt can guess codes and lock the user out without knowing the password",

@@ -12,7 +12,7 @@ import Testing
         try DoctorStack.commonAuth.write(toFile: confdir + "/common-auth", atomically: true, encoding: .utf8)
         try "# sudo\n@include common-auth\nauth sufficient \(PAMBuild.module) socket=\(daemon.socketPath)\n"
             .write(toFile: confdir + "/sudo", atomically: true, encoding: .utf8)
-        let run = try await Programs.otpgate(["admin", "doctor", "--json", "--socket", daemon.socketPath, "--pam-dir", confdir, "--service", "sudo",
+        let run = try await Programs.otpgate(["admin", "doctor", "--json", "--socket", daemon.socketPath, "--pam-directory", confdir, "--service", "sudo",
                                               "--config", daemon.directory + "/none.toml"])
         #expect(run.status == 4, "\(run)")
         let findings = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]], "\(run)")

@@ -82,9 +82,10 @@ enum PAMBuild {
     ///
     /// The driver answers every prompt alike, so the user's password is set to the
     /// code first: pam_unix then sees the right password whatever the code is, and
-    /// the login stands or falls by the code (and by the stack).
-    static func login(confdir: String, service: String, user: String, code: String) async throws -> String {
-        try await Command.check("/usr/sbin/chpasswd", [], stdin: "\(user):\(code)\n")
+    /// the login stands or falls by the code (and by the stack). `password` false: the
+    /// stack asks none, and the user need not exist.
+    static func login(confdir: String, service: String, user: String, code: String, password: Bool = true) async throws -> String {
+        if password { try await Command.check("/usr/sbin/chpasswd", [], stdin: "\(user):\(code)\n") }
         let run = try await Command.run(driver, ["auth", confdir, service, user, "--answer", code])
         if run.status == 2, run.stderr.hasPrefix("pam_start_confdir: ") { return "start: " + run.stderr.dropFirst(19).trimmingCharacters(in: .newlines) }
         guard run.status == 0, let line = run.stdout.split(separator: "\n").last(where: { $0.hasPrefix("stack=") }) else {

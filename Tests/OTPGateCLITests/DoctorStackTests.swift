@@ -23,7 +23,7 @@ import Testing
               .safe(at: "sudo:2", saying: "a code is mandatory")),
         .init("include, and a type with '-'", "auth include common-auth\n-auth required MODULE socket=SOCKET\n",
               .safe(at: "sudo:2", saying: "a code is mandatory after the password (pam_unix.so at CONFDIR/common-auth:1)")),
-        .init("substack", "auth substack common-auth\nauth required MODULE socket=SOCKET timeout=5 debug\n",
+        .init("substack", "auth substack common-auth\nauth required MODULE socket=SOCKET debug\n",
               .safe(at: "sudo:2", saying: "a code is mandatory after the password")),
         // Debian's own pattern: a jump over pam_deny on success; a wrong code is
         // ignored, but pam_deny then fails the stack. Safe, though it looks like the
@@ -85,37 +85,11 @@ import Testing
     @Test func theStackTable() async throws {
         try await PAMBuild.built.value
         mkdir("/run/sshd", 0o755)
-        // Two rows at a time: each starts a daemon and waits out pam_unix's fail delay.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var pending = Self.rows[...]
-            for _ in 0..<2 {
-                if let row = pending.popFirst() { group.addTask { await Self.checkRecording(row) } }
-            }
-            while try await group.next() != nil {
-                if let row = pending.popFirst() { group.addTask { await Self.checkRecording(row) } }
-            }
-        }
-    }
-
-    static func checkRecording(_ row: DoctorStack) async {
-        do {
-            try await check(row)
-        } catch {
-            Issue.record("\(row): \(error)")
-        }
-    }
-
-    static func check(_ row: DoctorStack) async throws {
-        let daemon = try await TestDaemon(owner: DoctorTests.daemonOwner)
-        let user = try await ThrowawayUser()
-        let token = try await daemon.admin.enrol(user: user.name, kind: .hotp)
-
-        let confdir = daemon.directory + "/pam.d"
-        try FileManager.default.createDirectory(atPath: confdir, withIntermediateDirectories: true)
-        try DoctorStack.commonAuth.write(toFile: confdir + "/common-auth", atomically: true, encoding: .utf8)
-        try "auth required pam_deny.so\n".write(toFile: confdir + "/other", atomically: true, encoding: .utf8)
-        let stack = row.stack.replacing("MODULE", with: PAMBuild.module).replacing("SOCKET", with: daemon.socketPath)
-        try stack.write(toFile: confdir + "/" + row.service, atomically: true, encoding: .utf8)
+        // One daemon; each row has its own user, token and confdir. Two rows at a
+        // time: most of a row is waiting out pam_unix's fail delay.
+        // One recovery code per enrolment: each is a slow KDF hash, and a test of PAM
+        // stacks needs none.
+        let daemon = try await TestDaemon(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
         let config = daemon.directory + "/doctor.toml"
         try """
             [paths]
@@ -124,17 +98,49 @@ import Testing
             socket = "\(daemon.socketPath)"
             admin_socket = "\(daemon.adminSocketPath)"
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        var arguments = ["admin", "doctor", "--config", config, "--pam-dir", confdir, "--service", row.service]
+        await withTaskGroup(of: Void.self) { group in
+            var pending = Self.rows.enumerated()[...]
+            func next() {
+                guard let (n, row) = pending.popFirst() else { return }
+                group.addTask {
+                    do {
+                        try await Self.check(row, daemon: daemon, config: config, directory: daemon.directory + "/row\(n)")
+                    } catch {
+                        Issue.record("\(row): \(error)")
+                    }
+                }
+            }
+            for _ in 0..<2 { next() }
+            while await group.next() != nil { next() }
+        }
+        await daemon.stop()
+    }
+
+    static func check(_ row: DoctorStack, daemon: TestDaemon, config: String, directory: String) async throws {
+        let user = try await ThrowawayUser()
+        defer { user.remove() }
+        // Long waits: on a loaded machine an fsync can take seconds.
+        let admin = OTPGateClient(socketPath: daemon.adminSocketPath, timeout: .seconds(60))
+        let token = try await admin.enrol(user: user.name, kind: .hotp)
+
+        let confdir = directory + "/pam.d"
+        try FileManager.default.createDirectory(atPath: confdir, withIntermediateDirectories: true)
+        try DoctorStack.commonAuth.write(toFile: confdir + "/common-auth", atomically: true, encoding: .utf8)
+        try "auth required pam_deny.so\n".write(toFile: confdir + "/other", atomically: true, encoding: .utf8)
+        let stack = row.stack.replacing("MODULE", with: PAMBuild.module)
+            .replacing("socket=SOCKET", with: "socket=\(daemon.socketPath) timeout=30")
+        try stack.write(toFile: confdir + "/" + row.service, atomically: true, encoding: .utf8)
+        var arguments = ["admin", "doctor", "--timeout", "60", "--config", config, "--pam-directory", confdir, "--service", row.service]
         if let sshd = row.sshdConfig {
-            try sshd.write(toFile: daemon.directory + "/sshd_config", atomically: true, encoding: .utf8)
-            arguments += ["--sshd-config", daemon.directory + "/sshd_config"]
+            try sshd.write(toFile: directory + "/sshd_config", atomically: true, encoding: .utf8)
+            arguments += ["--sshd-config", directory + "/sshd_config"]
         }
 
         let doctor = try await Programs.otpgate(arguments)
         func expand(_ text: String) -> String {
             text.replacing("CONFDIR", with: confdir).replacing("SOCKET", with: daemon.socketPath)
         }
-        let place = { (at: String) in (at.hasPrefix("sshd_config") ? daemon.directory : confdir) + "/" + at + ": " }
+        let place = { (at: String) in (at.hasPrefix("sshd_config") ? directory : confdir) + "/" + at + ": " }
         // Each finding: its line and the fix line under it.
         let findings = doctor.stdout.split(separator: "\n").reduce(into: [String]()) { all, line in
             if line.hasPrefix("      "), !all.isEmpty { all[all.count - 1] += "\n" + line } else { all.append(String(line)) }
@@ -158,7 +164,5 @@ import Testing
         }
         #expect((wrong == "PAM_SUCCESS") == row.wrongCodeLogsIn, "\(row): wrong code: \(wrong)")
         #expect((right == "PAM_SUCCESS") == row.rightCodeLogsIn, "\(row): right code: \(right)")
-        await daemon.stop()
-        user.remove()
     }
 }

@@ -529,7 +529,7 @@ def test_ssh_recipe(binary, module, main, root, pexpect):
             f"AllowUsers {hole} {keyed}"]
 
     def doctor(sshd):
-        r = subprocess.run([otpgate, "admin", "doctor", "--socket", main.socket, "--pam-dir", "/etc/pam.d",
+        r = subprocess.run([otpgate, "admin", "doctor", "--socket", main.socket, "--pam-directory", "/etc/pam.d",
                             "--service", service, "--sshd-service", service, "--sshd-config", sshd.config],
                            capture_output=True, text=True, timeout=60, env=ENV)
         return r.returncode, r.stdout
