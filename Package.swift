@@ -120,7 +120,10 @@ let package = Package(
         ),
         .testTarget(
             name: "OTPGateServerTests",
-            dependencies: ["OTPGateServer", "OTPGateProtocol", "OTPGateStore"],
+            dependencies: [
+                "OTPGateServer", "OTPGateProtocol", "OTPGateStore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
