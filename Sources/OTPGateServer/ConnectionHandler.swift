@@ -181,8 +181,9 @@ final class ConnectionHandler: ChannelInboundHandler {
             send(error.reply.line, thenClose: error.closesConnection)
             return
         }
+        // Refusals are not counted here: they cost no more than a count (RefusalAudit).
         if !peer.isPrivileged, peer.socket == .public, request.payload.operation.writesStore,
-            let wait = shared.budget.take(uid: peer.uid)
+            case .allowed = Authorizer.decide(request.payload, peer: peer), let wait = shared.budget.take(uid: peer.uid)
         {
             let reply = Reply.failure(
                 id: request.id, code: .rateLimited, message: "too many requests from uid \(peer.uid): wait \(wait) s",

@@ -60,8 +60,9 @@ struct AuditFloodTests {
         #expect(forbidden > 500, "the flood got only \(counts)")
         // At most two rows per 2 s window over a run of a few seconds.
         #expect(full + repeated.count <= 30, "\(full) + \(repeated.count) rows for \(forbidden) refusals")
-        // Nothing is lost: every refusal is a row or part of a count.
-        #expect(full + counted == forbidden, "rows \(full) + counted \(counted) != refused \(forbidden)")
+        // Nothing is lost: every refusal is a row or part of a count (the daemon may
+        // have refused one more per connection than the flood read replies for).
+        #expect((forbidden...forbidden + 32).contains(full + counted), "rows \(full) + counted \(counted) for \(forbidden) refusals")
         #expect(daemon.stop() == 0)
     }
 
@@ -95,10 +96,10 @@ struct AuditFloodTests {
         var codes: [String] = []
         for _ in 0..<40 {
             let reply = try client.call("verify", ["user": user.name, "code": "123456"], timeout: .seconds(5))
-            codes.append(reply.isSuccess ? "ok" : reply.string("error") ?? "?")
+            codes.append(reply.isSuccess ? "ok" : reply.error ?? "?")
         }
         let limited = codes.filter { $0 == "rate_limited" }.count
-        print("write budget: \(codes.count - limited) of 40 verifies served, \(limited) rate_limited")
+        print("write budget: \(codes.count - limited) of 40 verifies served, \(limited) rate_limited: \(codes)")
         // 10 at once, and 5 a second after that: the 40 take well under 5 s here.
         #expect(codes.prefix(10).allSatisfy { $0 == "not_enrolled" }, "\(codes)")
         #expect(limited >= 20, "\(codes)")

@@ -10,8 +10,8 @@ import Glibc
 /// - `pipeline`: one connection that sends `health` lines as fast as the socket takes
 ///   them and reads nothing, until a send has blocked for a second (the daemon stopped
 ///   reading) or `seconds` passed; then, told to, reads every reply.
-/// - `hold N`: N idle connections; every one the daemon closes (idle timeout, eviction)
-///   or refuses is opened again at once (slowloris renewal).
+/// - `hold N [DELAY]`: N idle connections; every one the daemon closes (idle timeout,
+///   eviction) or refuses is opened again after DELAY seconds (0.01: slowloris renewal).
 /// - `flood N LINE`: N connections, each sending the request `LINE` again and again,
 ///   as fast as the replies come.
 final class LoadClients {
@@ -56,7 +56,7 @@ final class LoadClients {
             ok = sum(1 for r in replies if json.loads(r).get("ok") is True)
             out({"replies": len(replies), "ok": ok})
         elif mode == "hold":
-            n = int(args[0]); socks = {}
+            n = int(args[0]); delay = float(args[1]) if len(args) > 1 else 0.01; socks = {}
             connects = refused = closed = 0
             def add():
                 global connects
@@ -74,7 +74,7 @@ final class LoadClients {
                     if b"unavailable" in data: refused += 1
                     else: closed += 1
                     del socks[s.fileno()]; s.close()
-                    time.sleep(0.01)
+                    time.sleep(delay)
                     try: add()
                     except OSError: pass
             out({"connects": connects, "refused": refused, "closed": closed, "open": len(socks)})

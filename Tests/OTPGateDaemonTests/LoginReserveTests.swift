@@ -34,9 +34,15 @@ struct LoginReserveTests {
             holders.append(try LoadClients(["hold", "6"], path: daemon.socketPath, seconds: 60, as: user))
         }
         for h in holders { _ = try h.report() }
-        // And root: 40 idle connections, more than all the slots, renewed the same way.
-        let rootHolder = try LoadClients(["hold", "40"], path: daemon.socketPath, seconds: 60)
+        // And root: 40 idle connections, more than all the slots, each renewed a second
+        // after the daemon closes it. (Root reconnecting in a tight loop can keep every
+        // slot younger than the one second a fresh connection is spared for: root can
+        // stop the daemon anyway.)
+        let rootHolder = try LoadClients(["hold", "40", "1"], path: daemon.socketPath, seconds: 60)
         _ = try rootHolder.report()
+        // Connections younger than a second are not taken (a login that has just
+        // connected is about to send its request): let the holders' connections age.
+        usleep(1_500_000)
 
         // Logins, through the renewals (idle_timeout = 2 s: some renew mid-way).
         var counter: UInt64 = token.confirmedCounter
@@ -75,6 +81,8 @@ struct LoginReserveTests {
             holders.append(try LoadClients(["hold", "6"], path: daemon.socketPath, seconds: 60, as: user))
         }
         for h in holders { _ = try h.report() }
+        // Connections younger than a second are not taken: let them age.
+        usleep(1_500_000)
         // A fifth uid, with none, still gets a connection that answers.
         let late = try ThrowawayUser()
         users.append(late)
