@@ -1,3 +1,4 @@
+internal import COTPGateSystem
 internal import Glibc
 import Logging
 import NIOCore
@@ -36,6 +37,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private let shared: Context
+    /// The nice value of guest workers (a thread's own, on Linux).
+    static let guestNice: Int32 = 10
     private var context: ChannelHandlerContext?
     private var uid: UInt32 = 0
     private var peer: Peer?
@@ -196,7 +199,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         let pool = peer.isPrivileged || peer.socket == .admin ? shared.privilegedPool : shared.guestPool
         let (handler, loop) = (shared.handler, context.eventLoop)
         let me = NIOLoopBound(self, eventLoop: loop)
+        let guest = pool === shared.guestPool
         pool.submit { state in
+            // Guest workers yield the CPU to logins: on two cores a flood from local users
+            // otherwise takes as much of it as the login's worker gets.
+            if guest { _ = otpgate_set_thread_nice(Self.guestNice) }
             let reply: String
             if case .active = state {
                 reply = handler.handle(request, peer: peer).line

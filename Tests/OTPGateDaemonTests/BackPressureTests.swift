@@ -13,22 +13,22 @@ struct BackPressureTests {
         defer { user.remove() }
         let before = daemon.residentKiB
 
-        // Up to 20 s of sending; with back-pressure the sends block within a second or two.
-        let flood = try LoadClients(["pipeline"], path: daemon.socketPath, seconds: 20, as: user)
+        // 8 s of sending whenever the socket takes more. Without back-pressure the
+        // daemon reads (and queues replies) as fast as it can answer: on main's debug
+        // build that was 3,000-5,000 lines a second here.
+        let flood = try LoadClients(["pipeline", "keep"], path: daemon.socketPath, seconds: 8, as: user)
         let sent = try flood.report()
         let during = daemon.residentKiB
         // Logins still work while that connection is stuck.
         daemon.expectOK(try daemon.connect().call("health", timeout: .seconds(5)))
 
-        let stalled = sent["stalled"] as? Bool ?? false
         let lines = sent["sent_lines"] as? Int ?? 0
         let growth = during - before
-        print("back-pressure: sent \(lines) lines (\(sent["sent_bytes"] ?? 0) bytes), stalled \(stalled); RSS \(before) -> \(during) KiB")
-        // The control of this test is the send itself: without back-pressure the daemon
-        // reads whatever it is sent and the sender never blocks.
-        #expect(stalled, "the daemon kept reading from a client that reads nothing: \(sent)")
-        #expect(lines < 200_000, "the daemon took \(lines) requests from a client that reads nothing")
-        #expect(growth < 24 * 1024, "RSS grew by \(growth) KiB for one connection that reads nothing")
+        print("back-pressure: sent \(lines) lines (\(sent["sent_bytes"] ?? 0) bytes) in 8 s; RSS \(before) -> \(during) KiB")
+        // What the kernel's socket buffers hold, and the daemon's bounded share: a few
+        // thousand lines, however long the client goes on.
+        #expect(lines < 12_000, "the daemon took \(lines) requests from a client that reads nothing")
+        #expect(growth < 16 * 1024, "RSS grew by \(growth) KiB for one connection that reads nothing")
 
         // Once the client reads, every request it sent is answered, in full.
         let end = try flood.finish()

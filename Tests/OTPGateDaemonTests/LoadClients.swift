@@ -7,9 +7,10 @@ import Glibc
 /// end, and waits for a line on stdin in between (so the test decides when it ends).
 ///
 /// Modes:
-/// - `pipeline`: one connection that sends `health` lines as fast as the socket takes
-///   them and reads nothing, until a send has blocked for a second (the daemon stopped
-///   reading) or `seconds` passed; then, told to, reads every reply.
+/// - `pipeline [keep]`: one connection that sends `health` lines as fast as the socket
+///   takes them and reads nothing, until a send has blocked for a second (the daemon
+///   stopped reading) or, with `keep`, until `seconds` passed; then, told to, reads
+///   every reply.
 /// - `hold N [DELAY]`: N idle connections; every one the daemon closes (idle timeout,
 ///   eviction) or refuses is opened again after DELAY seconds (0.01: slowloris renewal).
 /// - `flood N LINE`: N connections, each sending the request `LINE` again and again,
@@ -32,10 +33,13 @@ final class LoadClients {
             line = b'{"v":1,"op":"health"}\n'
             chunk = line * 256
             sent = 0; stalled = False; end = time.monotonic() + seconds; buf = chunk
+            keep = args[:1] == ["keep"]
             while time.monotonic() < end:
                 _, w, _ = select.select([], [s], [], 1.0)
                 if not w:
-                    stalled = True; break
+                    stalled = True
+                    if keep: continue
+                    break
                 try:
                     n = s.send(buf); sent += n; buf = buf[n:] or chunk
                 except BlockingIOError:
