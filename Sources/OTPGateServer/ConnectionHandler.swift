@@ -223,18 +223,22 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     /// The one path by which replies leave: the line, then (if asked) the close, once
-    /// the bytes are out.
+    /// the bytes are out. Replies can carry a secret, an otpauth URI or recovery codes:
+    /// the write buffer is wiped once the kernel has it.
     private func send(_ line: String, thenClose: Bool) {
         guard let context, !closing else { return }
         let buffer = context.channel.allocator.buffer(string: line)
-        if thenClose {
-            closing = true
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
-            return
+        let written = context.writeAndFlush(wrapOutboundOut(buffer))
+        let channel = context.channel
+        if thenClose { closing = true }
+        written.whenComplete { _ in
+            var sent = buffer
+            // NIO has let go of it by now, so this zeroes the bytes in place.
+            sent.setRepeatingByte(0, count: sent.readableBytes, at: sent.readerIndex)
+            if thenClose { channel.close(promise: nil) }
         }
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
+
 }
 
 /// Layout-compatible with `struct ucred` from <sys/socket.h>.
