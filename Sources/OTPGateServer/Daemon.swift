@@ -7,10 +7,10 @@ import OTPGateStore
 public import ServiceLifecycle
 import Synchronization
 
-/// The daemon as a service: listens on both sockets, answers requests, checks the
-/// clock, purges expired enrolments and applies audit retention. On graceful
+/// The daemon as a service: listens on both sockets and answers requests (its
+/// housekeeping runs as services beside it: `housekeeping(environment:)`). On graceful
 /// shutdown it stops accepting, lets requests in flight finish, closes idle
-/// connections and removes its socket files.
+/// connections, writes the refusal counts and removes its socket files.
 public final class Daemon: Service, Sendable {
     let config: ServerConfig
     let handler: RequestHandler
@@ -28,6 +28,8 @@ public final class Daemon: Service, Sendable {
     let onReady: @Sendable () -> Void
     let onStopping: @Sendable () -> Void
     private let serverChannels = Mutex<[any Channel]>([])
+    /// Set once the listeners are bound and READY=1 is sent.
+    private let serving = Atomic<Bool>(false)
 
     public init(
         config: ServerConfig, handler: RequestHandler, sockets: [ListenerSocket], logger: Logger,
@@ -66,29 +68,14 @@ public final class Daemon: Service, Sendable {
             "otpgated ready",
             metadata: ["version": "\(RequestHandler.version)", "socket.public": "\(config.socketPath)",
                        "socket.admin": "\(config.adminSocketPath)", "store.path": "\(config.databasePath)"])
+        serving.store(true, ordering: .releasing)
         onReady()
 
         await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { housekeeping in
-                housekeeping.addTask { [handler, config] in
-                    await handler.clock.run(interval: config.clockCheckInterval)
-                }
-                housekeeping.addTask { [handler, config, logger] in
-                    await Self.every(min(config.enrollmentTTL, 300)) { Self.purgeEnrollments(handler, logger: logger) }
-                }
-                housekeeping.addTask { [handler, config] in
-                    await Self.every(max(config.refusalAuditWindow, 1)) { handler.flushRefusals() }
-                }
-                housekeeping.addTask { [handler, config, logger] in
-                    Self.pruneAudit(handler, config: config, logger: logger)
-                    await Self.every(config.auditPruneInterval) { Self.pruneAudit(handler, config: config, logger: logger) }
-                }
-                // Until graceful shutdown closes the listeners and the last connection
-                // has finished; then the housekeeping stops too.
-                for listener in listeners { try? await listener.closeFuture.get() }
-                try? await registry.drain(on: group.next()).get()
-                housekeeping.cancelAll()
-            }
+            // Until graceful shutdown closes the listeners and the last connection has
+            // finished.
+            for listener in listeners { try? await listener.closeFuture.get() }
+            try? await registry.drain(on: group.next()).get()
         } onGracefulShutdown: {
             self.stopAccepting()
         }
@@ -146,13 +133,32 @@ public final class Daemon: Service, Sendable {
         return listener
     }
 
-    /// Runs `body` every `interval` seconds until cancelled.
-    static func every(_ interval: Int64, _ body: @Sendable () -> Void) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(interval))
-            if Task.isCancelled { break }
-            body()
+    /// The housekeeping, as services to run beside the daemon (after it in the
+    /// group, so they stop before it): the clock check, the enrolment purge, the
+    /// refusal counts, audit retention and, when systemd asks for it
+    /// (`WATCHDOG_USEC`), the watchdog.
+    public func housekeeping(environment: [String: String]) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let (handler, config, logger) = (self.handler, self.config, self.logger)
+        var services = [
+            PeriodicService("clock check", every: .seconds(config.clockCheckInterval)) { _ = handler.clock.check() },
+            PeriodicService("enrolment purge", every: .seconds(min(config.enrollmentTTL, 300))) {
+                Self.purgeEnrollments(handler, logger: logger)
+            },
+            PeriodicService("refusal counts", every: .seconds(max(config.refusalAuditWindow, 1))) { handler.flushRefusals() },
+            PeriodicService("audit retention", every: .seconds(config.auditPruneInterval), runsAtStart: true) {
+                Self.pruneAudit(handler, config: config, logger: logger)
+            },
+        ]
+        if let interval = SystemdNotify.watchdogInterval(environment: environment) {
+            let loop = group.next()
+            services.append(PeriodicService("watchdog", every: interval) { [self] in
+                // After READY=1, and only while the event loop still turns: a wedged
+                // daemon is restarted.
+                guard serving.load(ordering: .acquiring), (try? await loop.submit({}).get()) != nil else { return }
+                SystemdNotify.send("WATCHDOG=1", environment: environment)
+            })
         }
+        return services.map { .init(service: $0, serviceName: $0.description) }
     }
 
     static func purgeEnrollments(_ handler: RequestHandler, logger: Logger) {

@@ -99,7 +99,8 @@ struct OTPGated: AsyncParsableCommand {
             onStopping: { SystemdNotify.send("STOPPING=1", environment: environment) })
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)]
+                    + daemon.housekeeping(environment: environment),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await services.run()
