@@ -129,7 +129,10 @@ let package = Package(
         ),
         .testTarget(
             name: "OTPGateServerTests",
-            dependencies: ["OTPGateServer", "OTPGateProtocol", "OTPGateStore"],
+            dependencies: [
+                "OTPGateServer", "OTPGateProtocol", "OTPGateStore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/timex.h>
+#include <unistd.h>
 
 int otpgate_clock_synced(long *max_error_us)
 {
@@ -25,4 +26,9 @@ int otpgate_disable_core_dumps(void)
     if (setrlimit(RLIMIT_CORE, &none) != 0)
         return -1;
     return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+int otpgate_set_thread_nice(int nice)
+{
+    return setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
 }

@@ -31,14 +31,4 @@ public final class ClockMonitor: Sendable {
         }
         return now
     }
-
-    /// Checks every `interval` seconds until cancelled (the first check is the
-    /// caller's, at start).
-    public func run(interval: Int64) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(interval))
-            if Task.isCancelled { break }
-            check()
-        }
-    }
 }

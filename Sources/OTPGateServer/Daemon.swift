@@ -7,10 +7,10 @@ import OTPGateStore
 public import ServiceLifecycle
 import Synchronization
 
-/// The daemon as a service: listens on both sockets, answers requests, checks the
-/// clock and purges expired enrolments. On graceful shutdown it stops accepting,
-/// lets requests in flight finish, closes idle connections and removes its socket
-/// files.
+/// The daemon as a service: listens on both sockets and answers requests (its
+/// housekeeping runs as services beside it: `housekeeping(environment:)`). On graceful
+/// shutdown it stops accepting, lets requests in flight finish, closes idle
+/// connections, writes the refusal counts and removes its socket files.
 public final class Daemon: Service, Sendable {
     let config: ServerConfig
     let handler: RequestHandler
@@ -18,11 +18,18 @@ public final class Daemon: Service, Sendable {
     let logger: Logger
     let group: MultiThreadedEventLoopGroup
     let pool: NIOThreadPool
+    /// Workers for unprivileged callers, apart from `pool`, so that no local user can
+    /// queue work ahead of a login (see ConnectionHandler).
+    let guestPool: NIOThreadPool
     let registry: ConnectionRegistry
+    let budget: UIDBudget
+    let refusalLog: RefusalLog
     let daemonUID: UInt32
     let onReady: @Sendable () -> Void
     let onStopping: @Sendable () -> Void
     private let serverChannels = Mutex<[any Channel]>([])
+    /// Set once the listeners are bound and READY=1 is sent.
+    private let serving = Atomic<Bool>(false)
 
     public init(
         config: ServerConfig, handler: RequestHandler, sockets: [ListenerSocket], logger: Logger,
@@ -35,53 +42,51 @@ public final class Daemon: Service, Sendable {
         self.logger = logger
         self.group = group
         self.pool = pool
-        self.registry = ConnectionRegistry(maxTotal: config.maxConnections, maxPerUID: config.maxConnectionsPerUID)
+        self.guestPool = NIOThreadPool(numberOfThreads: Self.guestThreads(config))
+        self.registry = ConnectionRegistry(
+            maxTotal: config.maxConnections, maxPerUID: config.maxConnectionsPerUID, reserved: config.reservedConnections)
+        self.budget = UIDBudget(rate: config.uidWriteRate, burst: config.uidWriteBurst)
+        self.refusalLog = RefusalLog(logger: logger)
         self.daemonUID = geteuid()
         self.onReady = onReady
         self.onStopping = onStopping
     }
 
-    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    /// An eighth of the workers, at least two: enough for users enrolling and screen
+    /// lockers; a flood from them keeps that many threads busy and no more.
+    static func guestThreads(_ config: ServerConfig) -> Int { max(2, config.workerThreads / 8) }
 
     public func run() async throws {
-        var listeners: [(ListenerSocket, NIOAsyncChannel<any Channel, Never>)] = []
+        guestPool.start()
+        defer { guestPool.shutdownGracefully { _ in } }
+        var listeners: [any Channel] = []
         for socket in sockets {
-            listeners.append((socket, try await bind(socket)))
+            listeners.append(try await bind(socket))
         }
-        serverChannels.withLock { $0 = listeners.map { $0.1.channel } }
+        serverChannels.withLock { $0 = listeners }
         logger.notice(
             "otpgated ready",
             metadata: ["version": "\(RequestHandler.version)", "socket.public": "\(config.socketPath)",
                        "socket.admin": "\(config.adminSocketPath)", "store.path": "\(config.databasePath)"])
+        serving.store(true, ordering: .releasing)
         onReady()
 
         await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { housekeeping in
-                housekeeping.addTask { [handler, config] in
-                    await handler.clock.run(interval: config.clockCheckInterval)
-                }
-                housekeeping.addTask { [handler, config, logger] in
-                    await Self.purgeLoop(handler, interval: min(config.enrollmentTTL, 300), logger: logger)
-                }
-                // Runs until graceful shutdown closes the listeners and the last
-                // connection has finished; then the housekeeping stops too.
-                await withDiscardingTaskGroup { accepting in
-                    for (socket, listener) in listeners {
-                        accepting.addTask { await self.accept(on: listener, kind: socket.kind) }
-                    }
-                }
-                housekeeping.cancelAll()
-            }
+            // Until graceful shutdown closes the listeners and the last connection has
+            // finished.
+            for listener in listeners { try? await listener.closeFuture.get() }
+            try? await registry.drain(on: group.next()).get()
         } onGracefulShutdown: {
             self.stopAccepting()
         }
+        handler.flushRefusals(all: true)
         for socket in sockets { socket.remove() }
         // How well group commit batched: writes per transaction is fsyncs saved.
         let writes = handler.store.writeStatistics
         logger.notice(
             "otpgated stopped",
             metadata: ["store.transactions": "\(writes.transactions)", "store.writes": "\(writes.writes)",
-                       "store.largest_batch": "\(writes.largestBatch)"])
+                       "store.largest_batch": "\(writes.largestBatch)", "connections.evicted": "\(registry.evictions)"])
     }
 
     /// Stops accepting, closes idle connections, lets busy ones finish.
@@ -89,163 +94,90 @@ public final class Daemon: Service, Sendable {
         onStopping()
         logger.notice("shutting down: no new connections", metadata: ["connections.open": "\(registry.count)"])
         for channel in serverChannels.withLock({ $0 }) { channel.close(promise: nil) }
-        registry.drain()
+        registry.drain(on: group.next())
     }
 
-    private func bind(_ socket: ListenerSocket) async throws -> NIOAsyncChannel<any Channel, Never> {
+    private func bind(_ socket: ListenerSocket) async throws -> any Channel {
+        let idle = TimeAmount.seconds(config.idleTimeout)
+        let shared = ConnectionHandler.Context(
+            kind: socket.kind, handler: handler, registry: registry, privilegedPool: pool, guestPool: guestPool,
+            budget: budget, refusalLog: refusalLog, config: config, daemonUID: daemonUID, logger: logger)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             // A client may send its requests and shut down its side (socat does):
             // it still gets every reply.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-        let idle = TimeAmount.seconds(config.idleTimeout)
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(timeout: idle))
-                try channel.pipeline.syncOperations.addHandler(HoldInboundHandler(limit: 4 * ProtocolLimits.maxRequestLineBytes))
-                return channel
+            // Back-pressure (ConnectionHandler): read only when ready for more, at most
+            // 4 KiB at a time, and stop serving while 32 KiB of replies wait unread.
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 8 * 1024, high: 32 * 1024))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(RequestDeadlineHandler(timeout: idle))
+                    try operations.addHandler(ByteToMessageHandler(RequestLineDecoder()))
+                    try operations.addHandler(ConnectionHandler(shared))
+                }
             }
-        }
         if let fd = socket.activatedFD {
-            return try await bootstrap.bind(fd, childChannelInitializer: initializer)
+            return try await bootstrap.withBoundSocket(fd).get()
         }
         try socket.prepare()
         // Bound under a umask of 0177 so that no one can connect before the chmod.
         let old = umask(0o177)
         defer { umask(old) }
-        let listener = try await bootstrap.bind(unixDomainSocketPath: socket.path, childChannelInitializer: initializer)
+        let listener = try await bootstrap.bind(unixDomainSocketPath: socket.path).get()
         socket.setMode()
         return listener
     }
 
-    private func accept(on listener: NIOAsyncChannel<any Channel, Never>, kind: SocketKind) async {
+    /// The housekeeping, as services to run beside the daemon (after it in the
+    /// group, so they stop before it): the clock check, the enrolment purge, the
+    /// refusal counts, audit retention and, when systemd asks for it
+    /// (`WATCHDOG_USEC`), the watchdog.
+    public func housekeeping(environment: [String: String]) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let (handler, config, logger) = (self.handler, self.config, self.logger)
+        var services = [
+            PeriodicService("clock check", every: .seconds(config.clockCheckInterval)) { _ = handler.clock.check() },
+            PeriodicService("enrolment purge", every: .seconds(min(config.enrollmentTTL, 300))) {
+                Self.purgeEnrollments(handler, logger: logger)
+            },
+            PeriodicService("refusal counts", every: .seconds(max(config.refusalAuditWindow, 1))) { handler.flushRefusals() },
+            PeriodicService("audit retention", every: .seconds(config.auditPruneInterval), runsAtStart: true) {
+                Self.pruneAudit(handler, config: config, logger: logger)
+            },
+        ]
+        if let interval = SystemdNotify.watchdogInterval(environment: environment) {
+            let loop = group.next()
+            services.append(PeriodicService("watchdog", every: interval) { [self] in
+                // After READY=1, and only while the event loop still turns: a wedged
+                // daemon is restarted.
+                guard serving.load(ordering: .acquiring), (try? await loop.submit({}).get()) != nil else { return }
+                SystemdNotify.send("WATCHDOG=1", environment: environment)
+            })
+        }
+        return services.map { .init(service: $0, serviceName: $0.description) }
+    }
+
+    static func purgeEnrollments(_ handler: RequestHandler, logger: Logger) {
         do {
-            try await listener.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection, kind: kind) }
-                    }
-                }
-            }
+            let purged = try handler.store.purgeExpiredEnrollments(now: handler.now())
+            if purged > 0 { logger.info("expired enrolments purged", metadata: ["enrollments.purged": "\(purged)"]) }
         } catch {
-            logger.error("listener failed", metadata: ["socket.kind": "\(kind.rawValue)", "error": "\(error)"])
+            logger.error("purging expired enrolments failed", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Layout-compatible with `struct ucred` from <sys/socket.h>.
-    struct PeerCredentials: Sendable {
-        var pid: Int32 = 0
-        var uid: UInt32 = 0
-        var gid: UInt32 = 0
-    }
-
-    /// Every path after wrapping ends in `executeThenClose`: an `NIOAsyncChannel`
-    /// dropped without it is a fatal error in swift-nio.
-    private func serve(_ channel: any Channel, kind: SocketKind) async {
-        // Wrapped here rather than in the child initializer (see HoldInboundHandler),
-        // in the same event-loop turn that reads the peer's credentials: one hop to
-        // the event loop and back per connection, not two.
-        guard let provider = channel as? any SocketOptionProvider,
-            let (connection, cred) = try? await channel.eventLoop.flatSubmit({
-                provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-                    .flatMapThrowing { (cred: PeerCredentials) in
-                        let wrapped = try Connection(wrappingChannelSynchronously: channel)
-                        let operations = channel.pipeline.syncOperations
-                        try operations.handler(type: HoldInboundHandler.self)
-                            .release(context: operations.context(handlerType: HoldInboundHandler.self))
-                        return (wrapped, cred)
-                    }
-            }).get()
-        else {
-            logger.error("could not read peer credentials; closing the connection")
-            try? await channel.close()
-            return
-        }
-        let exempt = cred.uid == 0 || cred.uid == daemonUID
-        if let refusal = registry.admit(channel, uid: cred.uid, exemptFromUIDCap: exempt) {
-            logger.warning("connection refused", metadata: ["peer.uid": "\(cred.uid)", "reason": "\(refusal)"])
-            let reply = Reply.failure(id: nil, code: .unavailable, message: refusal)
-            try? await connection.executeThenClose { _, outbound in try await outbound.write(ByteBuffer(string: reply.line)) }
-            return
-        }
-        defer { registry.remove(channel) }
-
-        let config = self.config
-        let daemonUID = self.daemonUID
-        let peer: Peer
-        if exempt {
-            // Root (every sshd and sudo login) and the daemon's own uid need no group
-            // lookups, only their name, which the local passwd file has: resolved here,
-            // that spares each login two thread hand-offs (docs/PERFORMANCE.md).
-            peer = Peer.resolve(uid: cred.uid, gid: cred.gid, pid: cred.pid, socket: kind, config: config, daemonUID: daemonUID)
-        } else {
-            // Group lookups may go to LDAP or sssd: off the event loop and the tasks.
-            guard let resolved = try? await pool.runIfActive({
-                Peer.resolve(uid: cred.uid, gid: cred.gid, pid: cred.pid, socket: kind, config: config, daemonUID: daemonUID)
-            }) else {
-                try? await connection.executeThenClose { _, _ in }
-                return
-            }
-            peer = resolved
-        }
-
+    static func pruneAudit(_ handler: RequestHandler, config: ServerConfig, logger: Logger) {
         do {
-            try await connection.executeThenClose { inbound, outbound in
-                var framer = LineFramer(maxLineBytes: ProtocolLimits.maxRequestLineBytes)
-                for try await buffer in inbound {
-                    framer.append(buffer.readableBytesView)
-                    while true {
-                        let reply: Reply
-                        var close = false
-                        switch framer.next() {
-                        case .needMoreData:
-                            break
-                        case .tooLong:
-                            reply = RequestError.lineTooLong.reply
-                            try await outbound.write(ByteBuffer(string: reply.line))
-                            return
-                        case .line(let bytes):
-                            self.registry.setBusy(channel, true)
-                            do {
-                                let request = try Request.parse(line: bytes)
-                                // The worker thread sends the reply itself, straight to
-                                // the event loop, rather than handing it back to this
-                                // task first: one thread hand-off less before the answer
-                                // leaves. Replies stay in order: this loop waits for the
-                                // write to be queued before it reads the next request.
-                                try await self.pool.runIfActive {
-                                    let reply = self.handler.handle(request, peer: peer)
-                                    channel.writeAndFlush(ByteBuffer(string: reply.line), promise: nil)
-                                }
-                            } catch let error as RequestError {
-                                reply = error.reply
-                                close = error.closesConnection
-                                try await outbound.write(ByteBuffer(string: reply.line))
-                            }
-                            let draining = self.registry.setBusy(channel, false)
-                            if close || draining { return }
-                            continue
-                        }
-                        break
-                    }
-                }
-            }
+            let deleted = try handler.store.pruneAudit(
+                maxAge: config.auditMaxAgeDays > 0 ? Int64(config.auditMaxAgeDays) * 86_400 : nil,
+                maxEvents: config.auditMaxEvents > 0 ? config.auditMaxEvents : nil, now: handler.now())
+            if deleted > 0 { logger.info("audit retention applied", metadata: ["audit.deleted": "\(deleted)"]) }
         } catch {
-            // A client that goes away mid-request, or an idle timeout: nothing to answer.
-            logger.debug("connection ended", metadata: ["peer.uid": "\(cred.uid)", "error": "\(error)"])
-        }
-    }
-
-    static func purgeLoop(_ handler: RequestHandler, interval: Int64, logger: Logger) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(interval))
-            do {
-                let purged = try handler.store.purgeExpiredEnrollments(now: handler.now())
-                if purged > 0 { logger.info("expired enrolments purged", metadata: ["enrollments.purged": "\(purged)"]) }
-            } catch {
-                logger.error("purging expired enrolments failed", metadata: ["error": "\(error)"])
-            }
+            logger.error("audit retention failed", metadata: ["error": "\(error)"])
         }
     }
 }
-

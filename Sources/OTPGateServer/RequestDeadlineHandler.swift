@@ -5,7 +5,8 @@ import NIOCore
 /// line do not keep the connection alive, so a client dribbling one byte at a time
 /// cannot hold it open (slowloris). While a complete request waits for its reply the
 /// clock stops: a request the daemon is slow to answer (ten scrypt hashes on a busy
-/// machine, a long queue for the next commit) is not idleness.
+/// machine, a long queue for the next commit) is not idleness; but a client that
+/// stops reading its replies (the channel is not writable) is idle again.
 final class RequestDeadlineHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -44,6 +45,15 @@ final class RequestDeadlineHandler: ChannelDuplexHandler {
         unanswered = max(0, unanswered - 1)
         if unanswered == 0 { arm(context) }
         context.write(data, promise: promise)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable {
+            arm(context)
+        } else if unanswered > 0 {
+            disarm()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

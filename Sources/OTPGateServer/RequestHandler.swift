@@ -22,6 +22,8 @@ public final class RequestHandler: Sendable {
     /// Where the master key was loaded from: `admin.rekey` replaces that file.
     let keySource: String
     let rekeying = Mutex(false)
+    /// Refused requests, coalesced per uid (RequestHandler+Refusals.swift).
+    let refusals: RefusalAudit
 
     public init(
         store: OTPStore, config: ServerConfig, clock: ClockMonitor, logger: Logger, keySource: String,
@@ -35,6 +37,7 @@ public final class RequestHandler: Sendable {
         self.users = users
         self.keySource = keySource
         self.now = now
+        self.refusals = RefusalAudit(interval: .seconds(config.refusalAuditWindow))
         self.startedAt = now()
         self.issuer = config.issuer.isEmpty ? (ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "otpgate") : config.issuer
     }
@@ -49,17 +52,7 @@ public final class RequestHandler: Sendable {
         let time = now()
         switch Authorizer.decide(payload, peer: peer) {
         case .forbidden(let reason):
-            logger.notice(
-                "request refused",
-                metadata: ["request.op": "\(payload.operation.rawValue)", "user.name": "\(payload.user ?? "-")",
-                           "peer.uid": "\(peer.uid)", "peer.pid": "\(peer.pid)", "peer.socket": "\(peer.socket.rawValue)"])
-            do {
-                try store.appendAudit(AuditEvent(
-                    time: time, event: "forbidden", user: payload.user, peerUID: Int64(peer.uid),
-                    detail: "\(payload.operation.rawValue) on the \(peer.socket.rawValue) socket"))
-            } catch {
-                logger.error("could not audit a refusal", metadata: ["error": "\(error)"])
-            }
+            auditRefusal(payload, peer: peer, time: time)
             return .failure(id: id, code: .forbidden, message: reason)
         case .allowed(let asAdmin):
             do {

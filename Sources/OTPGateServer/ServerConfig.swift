@@ -36,11 +36,28 @@ public struct ServerConfig: Sendable, Equatable {
     public var idleTimeout: Int64 = 30
     public var maxConnections = 1024
     public var maxConnectionsPerUID = 64
+    /// Slots only root and the daemon's uid may use (the PAM path, admin tools); when
+    /// the config sets max_connections but not this, an eighth of it.
+    public var reservedConnections = 128
+    /// Store-writing requests per second (and the burst) one unprivileged uid may make.
+    public var uidWriteRate = 10
+    public var uidWriteBurst = 50
     public var clockCheckInterval: Int64 = 300
     /// Requests in flight at once. Most of them wait for a group commit (see
     /// OTPStore), so more threads make bigger batches and fewer fsyncs; scrypt stays
     /// capped at `RecoveryCodeHasher.maxConcurrentHashes` whatever this is.
     public var workerThreads = 64
+
+    // [audit]
+    /// Events older than this many days are deleted (0: kept by age forever).
+    public var auditMaxAgeDays = 400
+    /// At most this many events are kept, the newest (0: no cap).
+    public var auditMaxEvents = 1_000_000
+    /// Seconds over which one uid's refused requests are audited as one event and a
+    /// count; 0 audits every one.
+    public var refusalAuditWindow: Int64 = 60
+    /// Seconds between retention runs.
+    public var auditPruneInterval: Int64 = 3600
 
     public init() {}
 
@@ -83,7 +100,21 @@ public struct ServerConfig: Sendable, Equatable {
         if let v = try r.integer("server.max_connections_per_uid", 1...100_000) { maxConnectionsPerUID = v }
         if let v = try r.integer("server.clock_check_interval", Int64(10)...86_400) { clockCheckInterval = v }
         if let v = try r.integer("server.worker_threads", 1...512) { workerThreads = v }
+        if let v = try r.integer("server.reserved_connections", 0...100_000) {
+            reservedConnections = v
+        } else {
+            reservedConnections = min(reservedConnections, maxConnections / 8)
+        }
+        if let v = try r.integer("server.uid_write_rate", 1...100_000) { uidWriteRate = v }
+        if let v = try r.integer("server.uid_write_burst", 1...100_000) { uidWriteBurst = v }
+        if let v = try r.integer("audit.max_age_days", 0...36_500) { auditMaxAgeDays = v }
+        if let v = try r.integer("audit.max_events", 0...1_000_000_000) { auditMaxEvents = v }
+        if let v = try r.integer("audit.refusal_window", Int64(0)...86_400) { refusalAuditWindow = v }
+        if let v = try r.integer("audit.prune_interval", Int64(10)...86_400) { auditPruneInterval = v }
         try r.rejectUnknownKeys()
+        guard reservedConnections < maxConnections else {
+            throw ConfigError("\(name): server.reserved_connections must be below server.max_connections")
+        }
         guard limiter.baseDelay <= limiter.maxDelay else {
             throw ConfigError("\(name): limiter.base_delay must not exceed limiter.max_delay")
         }

@@ -12,4 +12,12 @@ public enum SystemdNotify {
             address.withSockaddr { sendto(fd, message, strlen(message), Int32(MSG_NOSIGNAL), $0, $1) }
         }
     }
+
+    /// How often to send `WATCHDOG=1`: half of `WATCHDOG_USEC`, when systemd set it for
+    /// this process (`WATCHDOG_PID`, if present, is ours); nil otherwise.
+    public static func watchdogInterval(environment: [String: String]) -> Duration? {
+        guard let usec = environment["WATCHDOG_USEC"].flatMap(UInt64.init), usec > 0 else { return nil }
+        if let pid = environment["WATCHDOG_PID"], pid != String(getpid()) { return nil }
+        return .microseconds(usec / 2)
+    }
 }

@@ -59,3 +59,44 @@ extension OTPStore {
         }
     }
 }
+
+extension OTPStore {
+    /// Rows deleted per transaction by `pruneAudit`, so retention never holds the
+    /// writer (and the logins waiting for it) for long.
+    static let auditPruneBatch = 5_000
+
+    /// Audit retention: deletes events older than `maxAge` seconds (before `now`) and
+    /// all but the newest `maxEvents`; nil leaves that bound off. Returns how many
+    /// were deleted; when any were, the deletion is itself audited (`audit.pruned`).
+    /// The file does not shrink (SQLite reuses the freed pages for new events), so a
+    /// cap on events is a cap on the audit log's share of the file.
+    @discardableResult
+    public func pruneAudit(maxAge: Int64?, maxEvents: Int?, now: Int64) throws(StoreError) -> Int {
+        var deleted = 0
+        while true {
+            let n = try write { db -> Int in
+                // Everything before `oldest` by time, and ids up to `lastDropped`.
+                let oldest = maxAge.map { now - $0 } ?? Int64.min
+                var lastDropped: Int64 = 0
+                if let maxEvents {
+                    lastDropped = try Int64.fetchOne(
+                        db, sql: "SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?", arguments: [maxEvents]) ?? 0
+                }
+                try db.execute(
+                    sql: """
+                        DELETE FROM audit_events WHERE id IN
+                          (SELECT id FROM audit_events WHERE time < ? OR id <= ? LIMIT ?)
+                        """, arguments: [oldest, lastDropped, Self.auditPruneBatch])
+                return db.changesCount
+            }
+            deleted += n
+            if n < Self.auditPruneBatch { break }
+        }
+        if deleted > 0 {
+            try appendAudit(AuditEvent(
+                time: now, event: "audit.pruned", user: nil, peerUID: nil,
+                detail: "\(deleted) events deleted by retention (max age \(maxAge.map { "\($0) s" } ?? "none"), max events \(maxEvents.map(String.init) ?? "none"))"))
+        }
+        return deleted
+    }
+}

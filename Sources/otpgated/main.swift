@@ -59,6 +59,9 @@ struct OTPGated: AsyncParsableCommand {
         if !ProcessHardening.disableCoreDumps() {
             logger.warning("could not disable core dumps; a crash could write secrets to disk")
         }
+        if !ProcessHardening.makeFatalSignalsFatal() {
+            logger.warning("could not reset the fatal signals' handlers; a crash report could print memory")
+        }
         if createKey {
             var st = stat()
             if lstat(settings.keyFile, &st) == 0 {
@@ -96,7 +99,8 @@ struct OTPGated: AsyncParsableCommand {
             onStopping: { SystemdNotify.send("STOPPING=1", environment: environment) })
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)]
+                    + daemon.housekeeping(environment: environment),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await services.run()

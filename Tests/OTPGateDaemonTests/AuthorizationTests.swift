@@ -7,6 +7,13 @@ import Testing
 /// user, whose requests are made by socat run under setpriv.
 @Suite("otpgated authorization across uids", .enabled(if: geteuid() == 0, "needs root to create a user and switch to it"))
 struct AuthorizationTests {
+    /// Every refusal its own audit event (the default coalesces them per uid and
+    /// minute: AuditFloodTests), so each one can be checked here.
+    static let everyRefusal = """
+        [audit]
+        refusal_window = 0
+        """
+
     static func events(_ daemon: DaemonProcess) throws -> [JSONValue] {
         try daemon.connectAdmin().call("admin.audit", ["limit": 10000]).array("events") ?? []
     }
@@ -14,7 +21,7 @@ struct AuthorizationTests {
     @Test func aUserMayEnrolAndVerifyItselfOnlyAndNeverAdminister() throws {
         let user = try ThrowawayUser()
         defer { user.remove() }
-        let daemon = try DaemonProcess()
+        let daemon = try DaemonProcess(config: Self.everyRefusal)
 
         // The admin socket's mode keeps the user out before the daemon is asked.
         #expect(try user.connectErrno(daemon.adminSocketPath) == EACCES)
@@ -60,7 +67,7 @@ struct AuthorizationTests {
     @Test func theAdminSocketRefusesNonAdminsEvenWhenItsModeIsOpen() throws {
         let user = try ThrowawayUser()
         defer { user.remove() }
-        let daemon = try DaemonProcess()
+        let daemon = try DaemonProcess(config: Self.everyRefusal)
         chmod(daemon.adminSocketPath, 0o666)
         let client = try UserClient(user: user, socketPath: daemon.adminSocketPath)
         daemon.expectError(try client.call("admin.list"), .forbidden)

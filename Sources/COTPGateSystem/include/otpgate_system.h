@@ -15,5 +15,9 @@ int otpgate_clock_synced(long *max_error_us);
    and sets RLIMIT_CORE to 0. Returns 0, or -1 with errno set. */
 int otpgate_disable_core_dumps(void);
 
+/* Sets the nice value of the calling thread only (Linux: setpriority on its tid).
+   Returns 0, or -1 with errno set. */
+int otpgate_set_thread_nice(int nice);
+
 
 #endif
