@@ -21,24 +21,34 @@ extension RequestHandler {
 
     /// The heart of otpgate: checks `code` for `user` against every token, then the
     /// recovery codes; commits the outcome (watermark, limiter, audit) before
-    /// returning. A rate-limited user's code is not evaluated at all.
+    /// returning. The limiter admits and reserves the attempt before anything is
+    /// evaluated (so parallel sessions get no more guesses than the policy allows),
+    /// and a rate-limited user's code is not evaluated at all.
     func checkCode(_ code: String, user: String, peer: Peer, context: Context, now: Int64) throws -> CodeOutcome {
         let rhost = context.rhost.flatMap { $0.isEmpty ? nil : $0 }
-        // One read snapshot for the tokens, the limiter and the recovery count.
+        // One read snapshot for the tokens and the recovery count.
         let snapshot = try store.verificationContext(user: user, rhost: rhost, now: now)
         let tokens = snapshot.tokens
+        let recoveryShaped = (try? RecoveryCode.normalize(code)) != nil
         guard !tokens.isEmpty else {
+            // The same KDF work as for a user with recovery codes (the store charges
+            // one scrypt run to a user without any), so time does not tell them apart.
+            if recoveryShaped { _ = try store.consumeRecoveryCode(user: user, input: code, rhost: rhost, now: now) }
             // Audited like every other outcome; the commit also gives an unknown or
             // unenrolled user about the same response time as an enrolled one, whose
             // failures are committed too (DESIGN: indistinguishable timing).
             try store.appendAudit(audit("verify.not_enrolled", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
             return .notEnrolled
         }
-        let state = snapshot.limit
-        guard state == .open else {
+        let reservation: AttemptReservation
+        switch try store.reserveAttempt(user: user, rhost: rhost, now: now) {
+        case .refused(let state):
             try store.appendAudit(audit("verify.limited", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
             return .limited(state)
+        case .admitted(let r):
+            reservation = r
         }
+        defer { reservation.release() }
 
         var sawReplay = false
         for token in tokens {
@@ -60,7 +70,8 @@ extension RequestHandler {
                     "verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost,
                     detail: "\(params.kind.rawValue) token \(token.info.name), drift \(drift)")
                 switch try store.acceptCode(
-                    user: user, tokenID: token.info.id, counter: counter, drift: drift, rhost: rhost, now: now, audit: event)
+                    user: user, tokenID: token.info.id, counter: counter, drift: drift, rhost: rhost, now: now, audit: event,
+                    reservation: reservation)
                 {
                 case .accepted:
                     // Accepting a one-time code leaves the recovery codes as they were.
@@ -79,9 +90,11 @@ extension RequestHandler {
             }
         }
 
-        if !sawReplay, (try? RecoveryCode.normalize(code)) != nil {
+        if !sawReplay, recoveryShaped {
             let event = audit("verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost, detail: "recovery code")
-            switch try store.consumeRecoveryCode(user: user, input: code, rhost: rhost, now: now, audit: event) {
+            switch try store.consumeRecoveryCode(
+                user: user, input: code, rhost: rhost, now: now, audit: event, reservation: reservation)
+            {
             case .accepted(let remaining):
                 return .accepted(factor: .recovery, token: nil, recoveryRemaining: remaining)
             case .rateLimited(let s):
@@ -94,7 +107,7 @@ extension RequestHandler {
         let event = audit(
             sawReplay ? "verify.replayed" : "verify.invalid", user: user, peer: peer, now: now,
             service: context.service, rhost: rhost)
-        let failure = try store.recordFailure(user: user, rhost: rhost, now: now, audit: event)
+        let failure = try store.recordFailure(user: user, rhost: rhost, now: now, audit: event, reservation: reservation)
         if failure.lockedOutNow {
             logger.warning("user locked out", metadata: ["user.name": "\(user)", "limiter.failures": "\(failure.failures)"])
         }
@@ -167,7 +180,12 @@ extension RequestHandler {
                     createdAt: Timestamp(unixSeconds: t.createdAt), lastUsedAt: t.lastUsedAt.map(Timestamp.init(unixSeconds:)))
             },
             recoveryRemaining: try store.recoveryCodesRemaining(user: user),
-            retryAfter: state == .lockedOut ? nil : retryAfter(state, now: now))
+            retryAfter: state == .lockedOut ? nil : retryAfter(state, now: now),
+            pendingEnrollments: try store.pendingEnrollments(user: user, now: now).map { p in
+                StatusResult.PendingEnrollment(
+                    name: p.name, kind: p.kind == .totp ? .totp : .hotp, createdAt: Timestamp(unixSeconds: p.createdAt),
+                    expiresAt: Timestamp(unixSeconds: p.expiresAt), begunWithoutCode: p.begunWithoutCode)
+            })
         return .success(id: id, result: result)
     }
 }

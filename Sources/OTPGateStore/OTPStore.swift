@@ -23,6 +23,11 @@ public final class OTPStore: Sendable {
     /// this object, so that a reader that fetched a row just before the rekey
     /// committed can still open it.
     let keyring: Mutex<Keyring>
+    /// The limiter's in-process half: reservations and monotonic waits.
+    let limiter: AttemptLimiter
+    /// Numbers the write bodies in the order they run (the writer is single), so
+    /// that limiter updates applied after their commits can be ordered.
+    let writeSequence = Atomic<Int64>(0)
 
     /// Opens (creating if needed) the store at `path` and checks `key` against it.
     ///
@@ -31,6 +36,7 @@ public final class OTPStore: Sendable {
     public init(
         path: String, key: MasterKey, keySource: String, logger: Logger,
         limiterPolicy: LimiterPolicy = .standard, recoveryHasher: RecoveryCodeHasher = .standard,
+        monotonic: @escaping @Sendable () -> Int64 = OTPStore.monotonicMilliseconds,
         now: Int64
     ) throws(StoreError) {
         self.path = path
@@ -38,6 +44,7 @@ public final class OTPStore: Sendable {
         self.limiterPolicy = limiterPolicy
         self.recoveryHasher = recoveryHasher
         self.keyring = Mutex(Keyring(current: key))
+        self.limiter = AttemptLimiter(policy: limiterPolicy, monotonic: monotonic)
         try StorePath.prepare(databasePath: path)
 
         var config = Configuration()
@@ -167,6 +174,19 @@ public final class OTPStore: Sendable {
     }
 
     func currentKeyring() -> Keyring { keyring.withLock { $0 } }
+
+    /// Milliseconds since boot (CLOCK_BOOTTIME: it never steps, and it goes on
+    /// counting while the machine sleeps, so a wait does too).
+    public static let monotonicMilliseconds: @Sendable () -> Int64 = {
+        var ts = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// The next number of `writeSequence`; called inside a write body.
+    func nextWriteSequence() -> Int64 {
+        writeSequence.add(1, ordering: .relaxed).newValue
+    }
 
     /// How many write transactions this object committed, for how many writes: the
     /// difference is what group commit saved (one fsync per transaction).

@@ -2,8 +2,6 @@
 public struct VerificationContext: Sendable {
     /// The user's tokens with their secrets, oldest first; empty when not enrolled.
     public let tokens: [VerifiableToken]
-    /// The limiter's verdict for the user (from the remote host, if one was given).
-    public let limit: LimitState
     /// Unused recovery codes. Accepting a one-time code does not change it.
     public let recoveryRemaining: Int
 }
