@@ -33,11 +33,14 @@ public final class OTPStore: Sendable {
     ///
     /// - Parameter keySource: where the key came from, named in the error when the key
     ///   is not the one the store was written with.
+    /// - Parameter create: whether a store may be made here. Without it, a missing or
+    ///   empty file, or one without a key check, is `storeMissing`, and nothing is
+    ///   created.
     public init(
         path: String, key: MasterKey, keySource: String, logger: Logger,
         limiterPolicy: LimiterPolicy = .standard, recoveryHasher: RecoveryCodeHasher = .standard,
         monotonic: @escaping @Sendable () -> Int64 = OTPStore.monotonicMilliseconds,
-        now: Int64
+        create: Bool = true, now: Int64
     ) throws(StoreError) {
         self.path = path
         self.logger = logger
@@ -45,6 +48,12 @@ public final class OTPStore: Sendable {
         self.recoveryHasher = recoveryHasher
         self.keyring = Mutex(Keyring(current: key))
         self.limiter = AttemptLimiter(policy: limiterPolicy, monotonic: monotonic)
+        if !create {
+            var st = stat()
+            guard lstat(path, &st) == 0, st.st_size > 0 else {
+                throw StoreError(.storeMissing, "the store \(path) is missing or empty")
+            }
+        }
         try StorePath.prepare(databasePath: path)
 
         var config = Configuration()
@@ -62,7 +71,7 @@ public final class OTPStore: Sendable {
             throw Self.storeError(error, path: path)
         }
         committer = GroupCommitter(pool: pool)
-        try checkKey(key, source: keySource, now: now)
+        try checkKey(key, source: keySource, create: create, now: now)
     }
 
     /// The key id the store's key check was written under, without needing the key:
@@ -86,7 +95,7 @@ public final class OTPStore: Sendable {
     static let keyCheckPlaintext = Array("otpgate key check v1".utf8)
     static let keyCheckBinding = SecretBinding(table: "key_check", row: "1", user: "", column: "value")
 
-    private func checkKey(_ key: MasterKey, source: String, now: Int64) throws(StoreError) {
+    private func checkKey(_ key: MasterKey, source: String, create: Bool, now: Int64) throws(StoreError) {
         let ring = Keyring(current: key)
         try write { db in
             if let row = try KeyCheckRecord.fetchOne(db) {
@@ -100,6 +109,7 @@ public final class OTPStore: Sendable {
                     throw StoreError(.keyMismatch, "the key check in \(self.path) does not match \(source)")
                 }
             } else {
+                guard create else { throw StoreError(.storeMissing, "the store \(self.path) holds no key check (it is empty)") }
                 let sealed = try ring.seal(Self.keyCheckPlaintext, for: Self.keyCheckBinding)
                 try KeyCheckRecord(keyID: key.id.description, value: Data(sealed), updatedAt: now).insert(db)
             }
