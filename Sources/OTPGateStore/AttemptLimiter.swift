@@ -94,11 +94,13 @@ final class AttemptLimiter: Sendable {
     func recorded(userID: Int64, key: String, failures: Int, delay: Int64, sequence: Int64) {
         let clock = monotonic()
         counters.withLock { all in
-            guard var counter = all[userID]?[key], counter.sequence < sequence else { return }
+            // Not loaded yet: the committed value is the stored one, so start from it.
+            var counter = all[userID]?[key] ?? Counter()
+            guard counter.sequence < sequence else { return }
             counter.failures = failures
             counter.waitEnds = delay > 0 ? clock + delay * 1000 : nil
             counter.sequence = sequence
-            all[userID]![key] = counter
+            all[userID, default: [:]][key] = counter
         }
     }
 

@@ -1,6 +1,7 @@
 internal import COpenSSL
 import Dispatch
 import OTPCore
+import Synchronization
 
 /// Salted scrypt hashes of recovery codes (OpenSSL `EVP_PBE_scrypt`), bound to
 /// their user.
@@ -69,7 +70,13 @@ public struct RecoveryCodeHasher: Sendable, Hashable {
     /// a recovery-shaped guess costs every user the same (fixed: it protects nothing).
     static let equalisingSalt = [UInt8](repeating: 0x5a, count: saltLength)
 
+    /// scrypt runs so far in this process (tests count them: the work per guess must
+    /// not depend on the user).
+    public static var runs: Int { runCounter.load(ordering: .relaxed) }
+    private static let runCounter = Atomic<Int>(0)
+
     func scrypt(normalized code: [UInt8], salt: [UInt8]) throws(StoreError) -> [UInt8] {
+        Self.runCounter.add(1, ordering: .relaxed)
         Self.slots.wait()
         defer { Self.slots.signal() }
         var out = [UInt8](repeating: 0, count: Self.hashLength)
