@@ -31,17 +31,20 @@ extension RequestHandler {
         let tokens = snapshot.tokens
         let recoveryShaped = (try? RecoveryCode.normalize(code)) != nil
         guard !tokens.isEmpty else {
-            // The same KDF work as for a user with recovery codes (the store charges
-            // one scrypt run to a user without any), so time does not tell them apart.
+            // The work of an enrolled user's wrong guess, so that time does not tell
+            // the two apart (DESIGN: indistinguishable timing): the guess is checked
+            // against a stand-in token, a recovery-shaped one costs the same scrypt
+            // run (the store charges one to a user without codes), and the audit
+            // event commits with the same writes as a counted failure.
+            for token in try store.decoyTokens() { _ = try? evaluate(code, token, now: now) }
             if recoveryShaped { _ = try store.consumeRecoveryCode(user: user, input: code, rhost: rhost, now: now) }
-            // Audited like every other outcome; the commit also gives an unknown or
-            // unenrolled user about the same response time as an enrolled one, whose
-            // failures are committed too (DESIGN: indistinguishable timing).
-            try store.appendAudit(audit("verify.not_enrolled", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
+            try store.recordNotEnrolled(
+                user: user, rhost: rhost, now: now,
+                audit: audit("verify.not_enrolled", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
             return .notEnrolled
         }
         let reservation: AttemptReservation
-        switch try store.reserveAttempt(user: user, rhost: rhost, now: now) {
+        switch try store.reserveAttempt(user: user, rhost: rhost, now: now, context: snapshot) {
         case .refused(let state):
             try store.appendAudit(audit("verify.limited", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
             return .limited(state)
@@ -53,18 +56,7 @@ extension RequestHandler {
         var sawReplay = false
         for token in tokens {
             let params = token.info.parameters
-            let result: VerificationResult
-            switch params.kind {
-            case .totp:
-                result = try OTPVerifier.verifyTOTP(
-                    code: code, secret: token.secret, parameters: params, at: now, window: config.window,
-                    watermark: token.info.watermark)
-            case .hotp:
-                result = try OTPVerifier.verifyHOTP(
-                    code: code, secret: token.secret, parameters: params, initialCounter: token.initialCounter,
-                    lookAhead: config.hotpLookAhead, watermark: token.info.watermark)
-            }
-            switch result {
+            switch try evaluate(code, token, now: now) {
             case .accepted(let counter, let drift):
                 let event = audit(
                     "verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost,
@@ -112,6 +104,21 @@ extension RequestHandler {
             logger.warning("user locked out", metadata: ["user.name": "\(user)", "limiter.failures": "\(failure.failures)"])
         }
         return sawReplay ? .replayed : .invalid
+    }
+
+    /// `code` against one token, within the configured window or look-ahead.
+    func evaluate(_ code: String, _ token: VerifiableToken, now: Int64) throws -> VerificationResult {
+        let params = token.info.parameters
+        switch params.kind {
+        case .totp:
+            return try OTPVerifier.verifyTOTP(
+                code: code, secret: token.secret, parameters: params, at: now, window: config.window,
+                watermark: token.info.watermark)
+        case .hotp:
+            return try OTPVerifier.verifyHOTP(
+                code: code, secret: token.secret, parameters: params, initialCounter: token.initialCounter,
+                lookAhead: config.hotpLookAhead, watermark: token.info.watermark)
+        }
     }
 
     func verify(_ r: VerifyRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {

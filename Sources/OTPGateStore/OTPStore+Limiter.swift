@@ -6,9 +6,13 @@ extension OTPStore {
     /// Pass the reservation to `acceptCode`, `consumeRecoveryCode` or `recordFailure`,
     /// which record the outcome; release it after that (or let it go out of scope).
     /// A user the store does not know is admitted without a reservation count.
-    public func reserveAttempt(user: String, rhost: String? = nil, now: Int64) throws(StoreError) -> Admission {
+    /// `context`, read just before for the same user, saves looking the user up again.
+    public func reserveAttempt(
+        user: String, rhost: String? = nil, now: Int64, context: VerificationContext? = nil
+    ) throws(StoreError) -> Admission {
         try Self.validateUser(user)
-        let uid = try read { db in try Self.userID(db, user) }
+        var uid = context?.userID
+        if uid == nil { uid = try read { db in try Self.userID(db, user) } }
         guard let uid else { return .admitted(AttemptReservation(user: user, userID: nil, rhost: rhost, limiter: limiter)) }
         let refusal: LimitState?
         do {

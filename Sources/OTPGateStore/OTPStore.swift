@@ -28,6 +28,8 @@ public final class OTPStore: Sendable {
     /// Numbers the write bodies in the order they run (the writer is single), so
     /// that limiter updates applied after their commits can be ordered.
     let writeSequence = Atomic<Int64>(0)
+    /// A random secret sealed at open, with the ring that sealed it (see `decoyTokens`).
+    let decoy: (ring: Keyring, sealed: [UInt8])
 
     /// Opens (creating if needed) the store at `path` and checks `key` against it.
     ///
@@ -71,6 +73,12 @@ public final class OTPStore: Sendable {
             throw Self.storeError(error, path: path)
         }
         committer = GroupCommitter(pool: pool)
+        let ring = Keyring(current: key)
+        do {
+            decoy = (ring, try ring.seal(try SecureRandom.bytes(20), for: Self.decoyBinding))
+        } catch {
+            throw StoreError(.crypto, "could not make the decoy secret")
+        }
         try checkKey(key, source: keySource, create: create, now: now)
     }
 

@@ -114,6 +114,18 @@ enum StoreMigrations {
                 INSERT INTO store_generation (id, value) VALUES (1, 0);
                 """)
         }
+        m.registerMigration("v2: timing decoy") { db in
+            // Written, never read: a guess at a user with no token makes the same
+            // writes here as an enrolled user's failure makes to `limiter`.
+            try db.execute(sql: """
+                CREATE TABLE timing_decoy (
+                    k INTEGER PRIMARY KEY,
+                    failures INTEGER NOT NULL,
+                    last_failure_at INTEGER NOT NULL,
+                    locked_until INTEGER
+                ) STRICT;
+                """)
+        }
         return m
     }
 }

@@ -4,4 +4,6 @@ public struct VerificationContext: Sendable {
     public let tokens: [VerifiableToken]
     /// Unused recovery codes. Accepting a one-time code does not change it.
     public let recoveryRemaining: Int
+    /// The user's row id, nil for a user the store does not know.
+    let userID: Int64?
 }
