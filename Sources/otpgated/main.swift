@@ -79,6 +79,7 @@ struct OTPGated: AsyncParsableCommand {
                 // The daemon's first start may then create the store beside this key.
                 if lstat(settings.databasePath, &st) != 0 {
                     let marker = DaemonSetup.newStoreMarker(settings)
+                    mkdir(settings.stateDirectory, 0o700)  // as the store would make it; fails harmlessly if there
                     if !FileManager.default.createFile(atPath: marker, contents: nil, attributes: [.posixPermissions: 0o600]) {
                         print("otpgated: could not write \(marker): start the daemon once with --new-store")
                     }

@@ -61,6 +61,30 @@ struct StoreLossTests {
         #expect(FileManager.default.fileExists(atPath: daemon.keyPath))
     }
 
+    /// `make install` makes the key first (`--create-key`, as root), then starts the
+    /// daemon: the marker it leaves lets that first start create the store. Without
+    /// the marker, the same start is refused.
+    @Test func aKeyMadeByCreateKeyLetsTheFirstStartCreateTheStore() throws {
+        for keepMarker in [true, false] {
+            let daemon = try DaemonProcess(start: false)
+            let make = Process()
+            make.executableURL = URL(fileURLWithPath: DaemonProcess.binary)
+            make.arguments = ["--state-dir", daemon.stateDirectory, "--create-key"]
+            make.standardOutput = FileHandle.nullDevice
+            try make.run()
+            make.waitUntilExit()
+            #expect(make.terminationStatus == 0)
+            #expect(FileManager.default.fileExists(atPath: daemon.storePath + ".new"))
+            if keepMarker {
+                try daemon.start()
+                #expect(!FileManager.default.fileExists(atPath: daemon.storePath + ".new"), "the marker is used once")
+            } else {
+                unlink(daemon.storePath + ".new")
+                try StartupRefusalTests.expectRefusal(daemon, naming: daemon.storePath, mentioning: "--new-store")
+            }
+        }
+    }
+
     @Test func aStateDirectoryOwnedByAnotherUserIsRefused() throws {
         let daemon = try StartupRefusalTests.daemonWithStore()
         // Any uid other than root and our own: that user could delete key and store.
