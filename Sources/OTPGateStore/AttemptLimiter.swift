@@ -51,9 +51,12 @@ final class AttemptLimiter: Sendable {
         return [""]
     }
 
-    /// Admits and reserves one attempt, or says why not. `load` reads the stored
-    /// counters of the user; it runs under the limiter's lock, and only for a user
-    /// not yet loaded, so a reservation never works from a stale copy.
+    /// Admits and reserves one attempt, or says why not. `load` gives the stored
+    /// counters of the user, for counters not in memory; it runs under the limiter's
+    /// lock. It may come from a snapshot read a moment earlier: a counter is absent
+    /// only when no attempt of the user is in flight and the last committed change
+    /// left it at zero (or it was never loaded), so no commit it could miss adds
+    /// a failure; one that clears makes the snapshot err on the strict side.
     func reserve(
         userID: Int64, rhost: String?, now: Int64, load: () throws -> [String: Stored]
     ) throws -> LimitState? {

@@ -16,7 +16,10 @@ extension OTPStore {
         guard let uid else { return .admitted(AttemptReservation(user: user, userID: nil, rhost: rhost, limiter: limiter)) }
         let refusal: LimitState?
         do {
-            refusal = try limiter.reserve(userID: uid, rhost: rhost, now: now) { try self.storedCounters(userID: uid, rhost: rhost) }
+            refusal = try limiter.reserve(userID: uid, rhost: rhost, now: now) {
+                if let context, context.userID == uid { return context.storedCounters }
+                return try self.storedCounters(userID: uid, rhost: rhost)
+            }
         } catch {
             throw Self.storeError(error, path: path)
         }
@@ -35,14 +38,16 @@ extension OTPStore {
     }
 
     private func storedCounters(userID: Int64, rhost: String?) throws -> [String: AttemptLimiter.Stored] {
-        try pool.read { db in
-            let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: "SELECT rhost, failures, locked_until FROM limiter WHERE user_id = ? AND rhost IN ('', ?)"),
-                arguments: [userID, rhost ?? ""])
-            var out: [String: AttemptLimiter.Stored] = [:]
-            while let row = try rows.next() { out[row[0]] = AttemptLimiter.Stored(failures: row[1], lockedUntil: row[2]) }
-            return out
-        }
+        try pool.read { db in try Self.storedCounters(db, userID: userID, rhost: rhost) }
+    }
+
+    static func storedCounters(_ db: Database, userID: Int64, rhost: String?) throws -> [String: AttemptLimiter.Stored] {
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(sql: "SELECT rhost, failures, locked_until FROM limiter WHERE user_id = ? AND rhost IN ('', ?)"),
+            arguments: [userID, rhost ?? ""])
+        var out: [String: AttemptLimiter.Stored] = [:]
+        while let row = try rows.next() { out[row[0]] = AttemptLimiter.Stored(failures: row[1], lockedUntil: row[2]) }
+        return out
     }
 
     /// The state as stored, in wall-clock time: for writes made without a

@@ -2,17 +2,21 @@ import GRDB
 import OTPCore
 
 extension OTPStore {
-    /// The tokens and recovery-code count of `user`, in one read transaction: what a
-    /// verify needs before it can decide, for the price of one snapshot instead of
-    /// two. Whether the attempt may be evaluated is `reserveAttempt`'s to say.
+    /// The tokens, recovery-code count and stored limiter counters of `user`, in one
+    /// read transaction: what a verify needs, for the price of one snapshot instead of
+    /// three. Whether the attempt may be evaluated is `reserveAttempt`'s to say.
     public func verificationContext(user: String, rhost: String? = nil, now: Int64) throws(StoreError) -> VerificationContext {
-        let (uid, rows, remaining) = try read { db -> (Int64?, [TokenRecord], Int) in
+        let (uid, rows, remaining, counters) = try read { db -> (Int64?, [TokenRecord], Int, [String: AttemptLimiter.Stored]) in
             let uid = try Self.userID(db, user)
             // The same queries for a user the store does not know (id -1 has no
             // rows), so that the time taken does not tell the two apart.
-            return (uid, try Self.tokenRecords(db, userID: uid ?? -1), try Self.unusedRecoveryCodes(db, userID: uid ?? -1))
+            return (
+                uid, try Self.tokenRecords(db, userID: uid ?? -1), try Self.unusedRecoveryCodes(db, userID: uid ?? -1),
+                try Self.storedCounters(db, userID: uid ?? -1, rhost: rhost)
+            )
         }
-        return VerificationContext(tokens: try unseal(rows, user: user), recoveryRemaining: remaining, userID: uid)
+        return VerificationContext(
+            tokens: try unseal(rows, user: user), recoveryRemaining: remaining, userID: uid, storedCounters: counters)
     }
 
     /// A stand-in token (standard TOTP, a random secret sealed under the key at open)
