@@ -9,7 +9,7 @@ that user and for a name the store does not know, and records each round trip.
 Two guesses: a wrong 6-digit code, and a recovery-code-shaped one. For each it
 prints the medians, Welch's t and the two-sample Kolmogorov-Smirnov statistic with
 its asymptotic p-value: |t| < 2 and p > 0.05 mean that this many samples do not
-tell the two apart. Run as root (root may verify any user). docs/SECURITY.md and
+tell the two apart. As root it asks on the public socket, like the PAM module. docs/SECURITY.md and
 docs/PERFORMANCE.md quote its output.
 """
 import argparse
@@ -106,7 +106,10 @@ def main():
                     code=hotp(begun["secret"], int(time.time()) // 30))
         assert done.get("ok") and len(done.get("recovery_codes", [])) == 10, done
 
-        enrolled, unknown = connect(sock), connect(sock)
+        # Root asks on the public socket, as the PAM module does; anyone else (the
+        # daemon then runs as them) on the admin socket, which serves its own uid.
+        verify_sock = sock if os.geteuid() == 0 else admin_sock
+        enrolled, unknown = connect(verify_sock), connect(verify_sock)
         guesses = {
             "wrong 6-digit code": "000000",  # a 1-in-330,000 chance of being right; rerun then
             "recovery-shaped guess": "ZZZZZ-ZZZZZ-ZZZZZ",

@@ -36,11 +36,15 @@ extension RequestHandler {
             // against a stand-in token, a recovery-shaped one costs the same scrypt
             // run (the store charges one to a user without codes), and the audit
             // event commits with the same writes as a counted failure.
+            var shadow: AttemptReservation?
+            if case .admitted(let r) = try store.reserveAttempt(user: user, rhost: rhost, now: now, context: snapshot) { shadow = r }
+            defer { shadow?.release() }
             for token in try store.decoyTokens() { _ = try? evaluate(code, token, now: now) }
             if recoveryShaped { _ = try store.consumeRecoveryCode(user: user, input: code, rhost: rhost, now: now) }
             try store.recordNotEnrolled(
                 user: user, rhost: rhost, now: now,
-                audit: audit("verify.not_enrolled", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
+                audit: audit("verify.not_enrolled", user: user, peer: peer, now: now, service: context.service, rhost: rhost),
+                reservation: shadow)
             return .notEnrolled
         }
         let reservation: AttemptReservation

@@ -5,27 +5,36 @@ extension OTPStore {
     /// and, if so, reserves that attempt in the same step (see `AttemptLimiter`).
     /// Pass the reservation to `acceptCode`, `consumeRecoveryCode` or `recordFailure`,
     /// which record the outcome; release it after that (or let it go out of scope).
-    /// A user the store does not know is admitted without a reservation count.
+    /// A user the store does not know is admitted; the limiter does the same work for
+    /// it as for a known user, on a counter of its own (id -1) that nothing reads, so
+    /// that the time taken does not tell the two apart.
     /// `context`, read just before for the same user, saves looking the user up again.
     public func reserveAttempt(
         user: String, rhost: String? = nil, now: Int64, context: VerificationContext? = nil
     ) throws(StoreError) -> Admission {
         try Self.validateUser(user)
-        var uid = context?.userID
-        if uid == nil { uid = try read { db in try Self.userID(db, user) } }
-        guard let uid else { return .admitted(AttemptReservation(user: user, userID: nil, rhost: rhost, limiter: limiter)) }
+        let found: Int64?
+        if let context { found = context.userID } else { found = try read { db in try Self.userID(db, user) } }
+        let known = found != nil
+        let uid = found ?? Self.unknownUserID
         let refusal: LimitState?
         do {
             refusal = try limiter.reserve(userID: uid, rhost: rhost, now: now) {
-                if let context, context.userID == uid { return context.storedCounters }
+                if let context, context.userID ?? Self.unknownUserID == uid { return context.storedCounters }
                 return try self.storedCounters(userID: uid, rhost: rhost)
             }
         } catch {
             throw Self.storeError(error, path: path)
         }
-        if let refusal { return .refused(refusal) }
+        if let refusal {
+            // Nothing was reserved; an unknown user is admitted all the same.
+            return known ? .refused(refusal) : .admitted(AttemptReservation(user: user, userID: nil, rhost: rhost, limiter: limiter))
+        }
         return .admitted(AttemptReservation(user: user, userID: uid, rhost: rhost, limiter: limiter))
     }
+
+    /// The limiter counter that stands in for users the store does not know.
+    static let unknownUserID: Int64 = -1
 
     /// Whether `user` (from `rhost`, if given) may try a code at `now`. Reserves nothing.
     public func limitState(user: String, rhost: String? = nil, now: Int64) throws(StoreError) -> LimitState {

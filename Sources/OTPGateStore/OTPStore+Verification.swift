@@ -36,9 +36,12 @@ extension OTPStore {
     /// Commits `audit` for a guess at a user with no token, with the same statements
     /// and page writes as `recordFailure` makes for an enrolled user (on a table of
     /// its own, `timing_decoy`, which nothing reads), so the two cost the same.
-    public func recordNotEnrolled(user: String, rhost: String? = nil, now: Int64, audit: AuditEvent) throws(StoreError) {
+    /// `reservation` (from `reserveAttempt`, for the same limiter work) is released.
+    public func recordNotEnrolled(
+        user: String, rhost: String? = nil, now: Int64, audit: AuditEvent, reservation: AttemptReservation? = nil
+    ) throws(StoreError) {
         let host = rhost.flatMap { $0.isEmpty ? nil : $0 }
-        try write { db in
+        let sequence = try write { db -> Int64 in
             _ = try Self.userID(db, user)
             for key in host == nil ? [0] : [0, 1] {
                 let failures = try Int.fetchOne(
@@ -53,7 +56,14 @@ extension OTPStore {
                 ).execute(arguments: [key, (failures + 1) % 1000, now, nil as Int64?])
             }
             try Self.insertAudit(db, audit)
-            _ = self.nextWriteSequence()
+            return self.nextWriteSequence()
         }
+        if reservation?.userID == Self.unknownUserID {
+            // What `recordFailure` does after its commit, on the stand-in counter.
+            for key in AttemptLimiter.keys(rhost: host) {
+                limiter.recorded(userID: Self.unknownUserID, key: key, failures: 0, delay: 0, sequence: sequence)
+            }
+        }
+        reservation?.release()
     }
 }
