@@ -105,15 +105,18 @@ public enum DaemonSetup {
     /// one. A store older than the file is refused unless `acceptRollback`, which is
     /// audited. A generation file that cannot be written (a read-only key directory)
     /// turns the check off, with a warning, rather than stopping logins.
-    /// A store made at this start (`created`) has no past to be older than.
+    /// A store made at this start (`created`) has no past to be older than; one made
+    /// beside an existing key (`--new-store`) is audited as `store.created`.
     public static func checkGeneration(
-        store: OTPStore, config: ServerConfig, created: Bool, acceptRollback: Bool, logger: Logger, now: Int64
+        store: OTPStore, config: ServerConfig, created: Bool, besideExistingKey: Bool, acceptRollback: Bool,
+        logger: Logger, now: Int64
     ) throws(StoreError) {
         let path = config.resolvedGenerationFile
         let stored = try store.generation()
         let recorded = try StoreGeneration.read(path)
         var audit: AuditEvent?
         if created {
+            guard besideExistingKey else { return try advanceGeneration(store: store, path: path, from: recorded ?? 0, audit: nil, logger: logger) }
             audit = AuditEvent(
                 time: now, event: "store.created", peerUID: Int64(geteuid()),
                 detail: recorded.map { "empty store; the generation file \(path) recorded \($0)" } ?? "empty store")

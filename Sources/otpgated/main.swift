@@ -96,7 +96,8 @@ struct OTPGated: AsyncParsableCommand {
             config: settings, key: key, keySource: keySource, keyCreated: keyCreated, newStore: newStore, logger: logger,
             now: RequestHandler.systemTime())
         try DaemonSetup.checkGeneration(
-            store: store, config: settings, created: created, acceptRollback: acceptRollback, logger: logger,
+            store: store, config: settings, created: created, besideExistingKey: !keyCreated, acceptRollback: acceptRollback,
+            logger: logger,
             now: RequestHandler.systemTime())
 
         let clock = ClockMonitor(logger: logger)
