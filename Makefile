@@ -59,6 +59,7 @@ bench: deps
 	$$B load $$S --connections 64 --rate 1000 --duration $(BENCH_DURATION) --mix valid=50,wrong=25,replay=25 --label "open loop, 1000/s, half failures"; \
 	$$B load --state-dir $(BENCH_STATE)-hotp --users 10000 --kind hotp --connections 64 --duration $(BENCH_DURATION) --label "closed loop, HOTP (22 HMACs per verify)"; \
 	$$B startup $$S --starts 5; \
+	python3 scripts/timing-probe.py $$($(SWIFT) build -c release $(SWIFT_FLAGS) --show-bin-path)/otpgated --samples 2000; \
 	if [ "$$(id -u)" -eq 0 ]; then $$B peers --runs $(BENCH_RUNS); \
 	else echo "bench: PAM logins skipped (they need root: a temporary user and /etc/pam.d files)"; fi
 

@@ -1,8 +1,8 @@
 internal import COpenSSL
 
 /// HMAC through OpenSSL's one-shot `HMAC()`.
-enum HMAC {
-    static func authenticate(
+public enum HMAC {
+    public static func authenticate(
         _ algorithm: OTPAlgorithm, key: [UInt8], message: [UInt8]
     ) -> [UInt8] {
         let md: OpaquePointer? =

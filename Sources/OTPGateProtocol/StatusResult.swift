@@ -42,6 +42,33 @@ public struct StatusResult: ReplyResult, Hashable {
         }
     }
 
+    /// An enrolment begun but not yet confirmed. Its id is not shown: together with
+    /// the secret it is what confirms the enrolment.
+    public struct PendingEnrollment: Codable, Sendable, Hashable {
+        public var name: String
+        public var kind: TokenKind
+        public var createdAt: Timestamp
+        public var expiresAt: Timestamp
+        /// Begun while the user had no token, so without a current code: it can no
+        /// longer be confirmed once the user has a token.
+        public var begunWithoutCode: Bool
+
+        public init(name: String, kind: TokenKind, createdAt: Timestamp, expiresAt: Timestamp, begunWithoutCode: Bool) {
+            self.name = name
+            self.kind = kind
+            self.createdAt = createdAt
+            self.expiresAt = expiresAt
+            self.begunWithoutCode = begunWithoutCode
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, kind
+            case createdAt = "created_at"
+            case expiresAt = "expires_at"
+            case begunWithoutCode = "begun_without_code"
+        }
+    }
+
     public var user: String
     public var enrolled: Bool
     /// Whether policy demands a second factor of this user.
@@ -52,9 +79,12 @@ public struct StatusResult: ReplyResult, Hashable {
     public var retryAfter: Int?
     /// Imported google-authenticator scratch codes left; nil when none.
     public var scratchRemaining: Int?
+    /// Unexpired enrolments not yet confirmed (empty from a daemon that predates it).
+    public var pendingEnrollments: [PendingEnrollment]
 
     public init(
-        user: String, enrolled: Bool, required: Bool, tokens: [Token], recoveryRemaining: Int, retryAfter: Int? = nil
+        user: String, enrolled: Bool, required: Bool, tokens: [Token], recoveryRemaining: Int, retryAfter: Int? = nil,
+        pendingEnrollments: [PendingEnrollment] = []
     ) {
         self.user = user
         self.enrolled = enrolled
@@ -62,6 +92,18 @@ public struct StatusResult: ReplyResult, Hashable {
         self.tokens = tokens
         self.recoveryRemaining = recoveryRemaining
         self.retryAfter = retryAfter
+        self.pendingEnrollments = pendingEnrollments
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        user = try c.decode(String.self, forKey: .user)
+        enrolled = try c.decode(Bool.self, forKey: .enrolled)
+        required = try c.decode(Bool.self, forKey: .required)
+        tokens = try c.decode([Token].self, forKey: .tokens)
+        recoveryRemaining = try c.decode(Int.self, forKey: .recoveryRemaining)
+        retryAfter = try c.decodeIfPresent(Int.self, forKey: .retryAfter)
+        pendingEnrollments = try c.decodeIfPresent([PendingEnrollment].self, forKey: .pendingEnrollments) ?? []
     }
 
     enum CodingKeys: String, CodingKey {
@@ -69,5 +111,6 @@ public struct StatusResult: ReplyResult, Hashable {
         case recoveryRemaining = "recovery_remaining"
         case retryAfter = "retry_after"
         case scratchRemaining = "scratch_remaining"
+        case pendingEnrollments = "pending_enrollments"
     }
 }

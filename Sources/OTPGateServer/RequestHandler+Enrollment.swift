@@ -42,6 +42,10 @@ extension RequestHandler {
         return "token\(n)"
     }
 
+    /// Checks the first code of a pending enrolment like a login: the limiter admits
+    /// and reserves the attempt first, and a wrong code counts as a failure of the
+    /// user and is audited (`enroll.confirm_invalid`). An enrolment begun without a
+    /// code fails, and is removed, once the user has a token.
     func enrollConfirm(_ r: EnrollConfirmRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {
         let pending: PendingEnrollment
         switch Result(catching: { () throws(StoreError) in try store.pendingEnrollment(id: r.enrollment, user: r.user, now: now) }) {
@@ -54,6 +58,18 @@ extension RequestHandler {
         case .failure(let e):
             throw e
         }
+        if pending.begunWithoutCode, !(try store.tokens(user: r.user)).isEmpty {
+            return outranked(pending, user: r.user, id: id, peer: peer, now: now)
+        }
+        let reservation: AttemptReservation
+        switch try store.reserveAttempt(user: r.user, now: now) {
+        case .refused(let state):
+            try store.appendAudit(audit("enroll.confirm_limited", user: r.user, peer: peer, now: now, detail: "token \(pending.name)"))
+            return rateLimited(state, id: id, now: now)
+        case .admitted(let a):
+            reservation = a
+        }
+        defer { reservation.release() }
         let result: VerificationResult
         switch pending.parameters.kind {
         case .totp:
@@ -66,22 +82,50 @@ extension RequestHandler {
                 initialCounter: pending.initialCounter, lookAhead: config.hotpLookAhead, watermark: nil)
         }
         guard case .accepted(let counter, let drift) = result else {
+            let failure = try store.recordFailure(
+                user: r.user, now: now,
+                audit: audit("enroll.confirm_invalid", user: r.user, peer: peer, now: now, detail: "token \(pending.name)"),
+                reservation: reservation)
+            logger.notice(
+                "enrolment code wrong",
+                metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "limiter.failures": "\(failure.failures)"])
             return .failure(id: id, code: .invalidCode, message: "the code does not match the new token; check the app and try again")
         }
         // Hash new recovery codes (slow) before the transaction, and only if needed.
         let batch = try store.recoveryCodesRemaining(user: r.user) == 0
-            ? RecoveryCodeBatch.generate(count: config.recoveryCodes, hasher: store.recoveryHasher) : nil
+            ? RecoveryCodeBatch.generate(count: config.recoveryCodes, hasher: store.recoveryHasher, user: r.user) : nil
         let event = audit("enroll.confirm", user: r.user, peer: peer, now: now)
-        let (token, stored) = try store.confirmEnrollment(
-            id: pending.id, user: r.user, counter: counter, drift: drift, recoveryCodes: batch, now: now,
-            audit: { token, stored in
-                var e = event
-                e.detail = "token \(token.name)" + (stored ? ", new recovery codes" : "")
-                return e
-            })
+        let confirmed: (token: TokenInfo, storedRecoveryCodes: Bool)
+        do {
+            confirmed = try store.confirmEnrollment(
+                id: pending.id, user: r.user, counter: counter, drift: drift, recoveryCodes: batch, now: now,
+                audit: { token, stored in
+                    var e = event
+                    e.detail = "token \(token.name)" + (stored ? ", new recovery codes" : "")
+                    return e
+                })
+        } catch {
+            // A token arrived between the check above and this transaction.
+            guard error.code == .conflict, error.message == OTPStore.outrankedMessage(user: r.user) else { throw error }
+            return outranked(pending, user: r.user, id: id, peer: peer, now: now)
+        }
+        let (token, stored) = confirmed
         logger.notice("enrolment confirmed", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "token.name": "\(token.name)"])
         return .success(
             id: id, result: EnrollConfirmResult(token: token.id, name: token.name, recoveryCodes: stored ? batch?.codes : nil))
+    }
+
+    /// Removes (and audits) an enrolment begun without a code for a user who has a
+    /// token now: it would add a factor that no current code authorised.
+    private func outranked(_ pending: PendingEnrollment, user: String, id: String?, peer: Peer, now: Int64) -> Reply {
+        let event = audit("enroll.outranked", user: user, peer: peer, now: now, detail: "token \(pending.name)")
+        do {
+            try store.cancelEnrollment(id: pending.id, user: user, audit: event)
+        } catch {
+            logger.error("could not remove an outranked enrolment", metadata: ["user.name": "\(user)", "error": "\(error)"])
+        }
+        logger.notice("outranked enrolment refused", metadata: ["user.name": "\(user)", "peer.uid": "\(peer.uid)"])
+        return .failure(id: id, code: .conflict, message: OTPStore.outrankedMessage(user: user))
     }
 
     func enrollCancel(_ r: EnrollCancelRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {
@@ -112,7 +156,7 @@ extension RequestHandler {
         if let refusal = try requireCurrentCode(r.code, user: r.user, peer: peer, asAdmin: asAdmin, id: id, now: now) {
             return refusal
         }
-        let batch = try RecoveryCodeBatch.generate(count: config.recoveryCodes, hasher: store.recoveryHasher)
+        let batch = try RecoveryCodeBatch.generate(count: config.recoveryCodes, hasher: store.recoveryHasher, user: r.user)
         try store.replaceRecoveryCodes(
             user: r.user, batch: batch, now: now, audit: audit("recovery.regenerate", user: r.user, peer: peer, now: now))
         logger.notice("recovery codes regenerated", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)"])

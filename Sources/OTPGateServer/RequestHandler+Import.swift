@@ -36,7 +36,7 @@ extension RequestHandler {
             details[t.name] = detail
         }
         // Hashing costs a scrypt run per code: a dry run only counts them.
-        let batch = r.dryRun || r.scratchCodes.isEmpty ? nil : try ScratchCodeBatch.hash(r.scratchCodes, hasher: store.recoveryHasher)
+        let batch = r.dryRun || r.scratchCodes.isEmpty ? nil : try ScratchCodeBatch.hash(r.scratchCodes, user: r.user, hasher: store.recoveryHasher)
         let mode = ImportMode(rawValue: r.mode.rawValue) ?? .skip
         let existing = try store.tokens(user: r.user).count
         let user = r.user

@@ -21,60 +21,68 @@ extension RequestHandler {
 
     /// The heart of otpgate: checks `code` for `user` against every token, then the
     /// recovery codes; commits the outcome (watermark, limiter, audit) before
-    /// returning. A rate-limited user's code is not evaluated at all.
+    /// returning. The limiter admits and reserves the attempt before anything is
+    /// evaluated (so parallel sessions get no more guesses than the policy allows),
+    /// and a rate-limited user's code is not evaluated at all.
     func checkCode(_ code: String, user: String, peer: Peer, context: Context, now: Int64) throws -> CodeOutcome {
         try checkCandidates([code], user: user, peer: peer, context: context, now: now).outcome
     }
 
     /// `checkCode` for several candidates as one attempt (`verify.candidates`): each is
     /// tried against every token, then the first one shaped like a recovery code (at
-    /// most one slow hash) against the recovery codes; the first match wins and is
-    /// returned with its index; if none matches, one failure is counted.
+    /// most one slow hash) against the recovery codes, then the first shaped like an
+    /// imported scratch code; the first match wins and is returned with its index; if
+    /// none matches, one failure is counted (one reservation covers them all).
     func checkCandidates(
         _ codes: [String], user: String, peer: Peer, context: Context, now: Int64
     ) throws -> (outcome: CodeOutcome, index: Int?) {
         let rhost = context.rhost.flatMap { $0.isEmpty ? nil : $0 }
-        // One read snapshot for the tokens, the limiter and the recovery count.
+        // One read snapshot for the tokens and the recovery count.
         let snapshot = try store.verificationContext(user: user, rhost: rhost, now: now)
         let tokens = snapshot.tokens
+        let recoveryIndex = codes.firstIndex { (try? RecoveryCode.normalize($0)) != nil }
         guard !tokens.isEmpty else {
-            // Audited like every other outcome; the commit also gives an unknown or
-            // unenrolled user about the same response time as an enrolled one, whose
-            // failures are committed too (DESIGN: indistinguishable timing).
-            try store.appendAudit(audit("verify.not_enrolled", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
+            // The work of an enrolled user's wrong guess, so that time does not tell
+            // the two apart (DESIGN: indistinguishable timing): the guess is checked
+            // against a stand-in token, a recovery-shaped one costs the same scrypt
+            // run (the store charges one to a user without codes), and the audit
+            // event commits with the same writes as a counted failure.
+            var shadow: AttemptReservation?
+            if case .admitted(let r) = try store.reserveAttempt(user: user, rhost: rhost, now: now, context: snapshot) { shadow = r }
+            defer { shadow?.release() }
+            for code in codes {
+                for token in try store.decoyTokens() { _ = try? evaluate(code, token, now: now) }
+            }
+            if let recoveryIndex { _ = try store.consumeRecoveryCode(user: user, input: codes[recoveryIndex], rhost: rhost, now: now) }
+            try store.recordNotEnrolled(
+                user: user, rhost: rhost, now: now,
+                audit: audit("verify.not_enrolled", user: user, peer: peer, now: now, service: context.service, rhost: rhost),
+                reservation: shadow)
             return (.notEnrolled, nil)
         }
-        let state = snapshot.limit
-        guard state == .open else {
+        let reservation: AttemptReservation
+        switch try store.reserveAttempt(user: user, rhost: rhost, now: now, context: snapshot) {
+        case .refused(let state):
             try store.appendAudit(audit("verify.limited", user: user, peer: peer, now: now, service: context.service, rhost: rhost))
             return (.limited(state), nil)
+        case .admitted(let r):
+            reservation = r
         }
+        defer { reservation.release() }
 
         var sawReplay = false
         for (index, code) in codes.enumerated() {
             for token in tokens {
                 let params = token.info.parameters
-                let result: VerificationResult
-                switch params.kind {
-                case .totp:
-                    // Centred where an import or a resync found the device's clock.
-                    result = try OTPVerifier.verifyTOTP(
-                        code: code, secret: token.secret, parameters: params,
-                        at: max(0, now + Int64(token.info.skew) * params.period), window: token.info.window ?? config.window,
-                        watermark: token.info.watermark)
-                case .hotp:
-                    result = try OTPVerifier.verifyHOTP(
-                        code: code, secret: token.secret, parameters: params, initialCounter: token.initialCounter,
-                        lookAhead: config.hotpLookAhead, watermark: token.info.watermark)
-                }
-                switch result {
+                switch try evaluate(code, token, now: now) {
                 case .accepted(let counter, let offset):
                     let drift = offset + (params.kind == .totp ? token.info.skew : 0)
                     let event = audit(
                         "verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost,
                         detail: "\(params.kind.rawValue) token \(token.info.name), drift \(drift)")
                     switch try store.acceptCode(
-                        user: user, tokenID: token.info.id, counter: counter, drift: drift, rhost: rhost, now: now, audit: event)
+                        user: user, tokenID: token.info.id, counter: counter, drift: drift, rhost: rhost, now: now, audit: event,
+                        reservation: reservation)
                     {
                     case .accepted:
                         // Accepting a one-time code leaves the recovery codes as they were.
@@ -95,10 +103,11 @@ extension RequestHandler {
             }
         }
 
-        if !sawReplay, let index = codes.firstIndex(where: { (try? RecoveryCode.normalize($0)) != nil }) {
-            let code = codes[index]
+        if !sawReplay, let index = recoveryIndex {
             let event = audit("verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost, detail: "recovery code")
-            switch try store.consumeRecoveryCode(user: user, input: code, rhost: rhost, now: now, audit: event) {
+            switch try store.consumeRecoveryCode(
+                user: user, input: codes[index], rhost: rhost, now: now, audit: event, reservation: reservation)
+            {
             case .accepted(let remaining):
                 return (.accepted(factor: .recovery, token: nil, recoveryRemaining: remaining), index)
             case .rateLimited(let s):
@@ -112,7 +121,9 @@ extension RequestHandler {
             let index = codes.firstIndex(where: { !$0.contains(" ") && (try? OneTimeCode.normalize($0, digits: ScratchCodeBatch.digits)) != nil })
         {
             let event = audit("verify.ok", user: user, peer: peer, now: now, service: context.service, rhost: rhost, detail: "scratch code")
-            switch try store.consumeScratchCode(user: user, input: codes[index], rhost: rhost, now: now, audit: event) {
+            switch try store.consumeScratchCode(
+                user: user, input: codes[index], rhost: rhost, now: now, audit: event, reservation: reservation)
+            {
             case .accepted(let remaining):
                 return (.accepted(factor: .recovery, token: nil, recoveryRemaining: snapshot.recoveryRemaining + remaining), index)
             case .rateLimited(let s):
@@ -125,11 +136,28 @@ extension RequestHandler {
         let event = audit(
             sawReplay ? "verify.replayed" : "verify.invalid", user: user, peer: peer, now: now,
             service: context.service, rhost: rhost)
-        let failure = try store.recordFailure(user: user, rhost: rhost, now: now, audit: event)
+        let failure = try store.recordFailure(user: user, rhost: rhost, now: now, audit: event, reservation: reservation)
         if failure.lockedOutNow {
             logger.warning("user locked out", metadata: ["user.name": "\(user)", "limiter.failures": "\(failure.failures)"])
         }
         return (sawReplay ? .replayed : .invalid, nil)
+    }
+
+    /// `code` against one token, within the configured window or look-ahead.
+    func evaluate(_ code: String, _ token: VerifiableToken, now: Int64) throws -> VerificationResult {
+        let params = token.info.parameters
+        switch params.kind {
+        case .totp:
+            // Centred where an import or a resync found the device's clock.
+            return try OTPVerifier.verifyTOTP(
+                code: code, secret: token.secret, parameters: params,
+                at: max(0, now + Int64(token.info.skew) * params.period), window: token.info.window ?? config.window,
+                watermark: token.info.watermark)
+        case .hotp:
+            return try OTPVerifier.verifyHOTP(
+                code: code, secret: token.secret, parameters: params, initialCounter: token.initialCounter,
+                lookAhead: config.hotpLookAhead, watermark: token.info.watermark)
+        }
     }
 
     func verify(_ r: VerifyRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {
@@ -199,7 +227,12 @@ extension RequestHandler {
                     drift: t.drift == 0 ? nil : t.drift, skew: t.skew == 0 ? nil : t.skew)
             },
             recoveryRemaining: try store.recoveryCodesRemaining(user: user),
-            retryAfter: state == .lockedOut ? nil : retryAfter(state, now: now))
+            retryAfter: state == .lockedOut ? nil : retryAfter(state, now: now),
+            pendingEnrollments: try store.pendingEnrollments(user: user, now: now).map { p in
+                StatusResult.PendingEnrollment(
+                    name: p.name, kind: p.kind == .totp ? .totp : .hotp, createdAt: Timestamp(unixSeconds: p.createdAt),
+                    expiresAt: Timestamp(unixSeconds: p.expiresAt), begunWithoutCode: p.begunWithoutCode)
+            })
         let scratch = try store.scratchCodesRemaining(user: user)
         result.scratchRemaining = scratch == 0 ? nil : scratch
         return .success(id: id, result: result)

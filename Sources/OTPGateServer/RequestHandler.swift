@@ -98,7 +98,8 @@ public final class RequestHandler: Sendable {
         case .invalidInput: return .failure(id: id, code: .badRequest, message: e.message)
         case .expired: return .failure(id: id, code: .enrollmentExpired, message: e.message)
         case .notFound: return .failure(id: id, code: .conflict, message: e.message)
-        case .keyMissing, .keyInvalid, .keyMismatch, .decryptionFailed, .unsafePath, .database, .crypto:
+        case .keyMissing, .keyInvalid, .keyMismatch, .decryptionFailed, .unsafePath, .database, .crypto, .storeMissing,
+            .storeRolledBack:
             logger.error("store fault", metadata: ["request.op": "\(op.rawValue)", "error": "\(e.message)"])
             return .failure(id: id, code: .unavailable, message: "the store is unavailable; see the daemon's log")
         }

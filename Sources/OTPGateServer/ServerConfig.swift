@@ -10,6 +10,14 @@ public struct ServerConfig: Sendable, Equatable {
     public var socketPath = "/run/otpgate/otpgated.sock"
     public var adminSocketPath = "/run/otpgate/otpgated-admin.sock"
     public var databasePath: String { stateDirectory + "/otpgate.db" }
+    /// Where the store's generation is kept, outside the store (see
+    /// `StoreGeneration`); empty means `store.generation` beside the key file.
+    public var generationFile = ""
+    public var resolvedGenerationFile: String {
+        if !generationFile.isEmpty { return generationFile }
+        let dir = keyFile.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return (dir.isEmpty ? "" : dir) + "/store.generation"
+    }
 
     // [access]
     public var adminGroups: [String] = []
@@ -78,6 +86,7 @@ public struct ServerConfig: Sendable, Equatable {
         self.init()
         if let v = try r.path("paths.state_dir") { stateDirectory = v }
         if let v = try r.path("paths.key_file") { keyFile = v }
+        if let v = try r.path("paths.generation_file") { generationFile = v }
         if let v = try r.path("paths.socket") { socketPath = v }
         if let v = try r.path("paths.admin_socket") { adminSocketPath = v }
         if let v = try r.strings("access.admin_groups") { adminGroups = v }

@@ -14,7 +14,9 @@ extension OTPStore {
     }
 
     /// Starts an enrolment: stores the new secret (sealed) until it is confirmed with
-    /// a first code or expires at `now + ttl`.
+    /// a first code or expires at `now + ttl`. One begun while the user has no token
+    /// (no current code could be asked for) is marked so, and can only be confirmed
+    /// while the user still has none.
     public func beginEnrollment(
         user: String, name: String, parameters: OTPParameters, secret: [UInt8], initialCounter: UInt64 = 0,
         now: Int64, ttl: Int64, audit: AuditEvent? = nil
@@ -39,18 +41,20 @@ extension OTPStore {
             if try TokenRecord.filter(TokenRecord.Columns.userID == uid && TokenRecord.Columns.name == name).fetchCount(db) > 0 {
                 throw StoreError(.conflict, "user \(user) already has a token named '\(name)'")
             }
+            let codeless = try TokenRecord.filter(TokenRecord.Columns.userID == uid).fetchCount(db) == 0
             // Sealed inside the transaction, so a concurrent rekey cannot leave it
             // under the old key.
             let sealed = try self.currentKeyring().seal(secret, for: Self.enrollmentBinding(id: id, user: user))
             let record = EnrollmentRecord(
                 id: id, userID: uid, name: name, kind: parameters.kind.rawValue,
                 algorithm: parameters.algorithm.rawValue, digits: parameters.digits, period: parameters.period,
-                initialCounter: Int64(initialCounter), secret: Data(sealed), createdAt: now, expiresAt: now + ttl)
+                initialCounter: Int64(initialCounter), secret: Data(sealed), createdAt: now, expiresAt: now + ttl,
+                codeless: codeless)
             try record.insert(db)
             try Self.insertAudit(db, audit)
             return PendingEnrollment(
                 id: id, user: user, name: name, parameters: parameters, secret: secret,
-                initialCounter: initialCounter, createdAt: now, expiresAt: now + ttl)
+                initialCounter: initialCounter, createdAt: now, expiresAt: now + ttl, begunWithoutCode: codeless)
         }
     }
 
@@ -67,7 +71,30 @@ extension OTPStore {
         else { throw StoreError(.database, "enrolment \(r.id) has parameters this version does not know") }
         return PendingEnrollment(
             id: r.id, user: user, name: r.name, parameters: parameters, secret: secret,
-            initialCounter: UInt64(r.initialCounter), createdAt: r.createdAt, expiresAt: r.expiresAt)
+            initialCounter: UInt64(r.initialCounter), createdAt: r.createdAt, expiresAt: r.expiresAt,
+            begunWithoutCode: r.codeless)
+    }
+
+    /// The unexpired enrolments of `user`, oldest first, without ids or secrets.
+    public func pendingEnrollments(user: String, now: Int64) throws(StoreError) -> [PendingEnrollmentInfo] {
+        try read { db in
+            guard let uid = try Self.userID(db, user) else { return [] }
+            return try EnrollmentRecord
+                .filter(EnrollmentRecord.Columns.userID == uid && EnrollmentRecord.Columns.expiresAt > now)
+                .order(Column("created_at"), Column("rowid"))
+                .fetchAll(db)
+                .map { r in
+                    PendingEnrollmentInfo(
+                        name: r.name, kind: OTPKind(rawValue: r.kind) ?? .totp, createdAt: r.createdAt,
+                        expiresAt: r.expiresAt, begunWithoutCode: r.codeless)
+                }
+        }
+    }
+
+    /// Thrown by `confirmEnrollment` for an enrolment begun without a code when the
+    /// user has a token by now (the enrolment is then removed).
+    public static func outrankedMessage(user: String) -> String {
+        "this enrolment was begun while \(user) had no token, and \(user) has one now: begin again, with a current code"
     }
 
     static func fetchEnrollment(_ db: Database, id: String, user: String, now: Int64) throws -> EnrollmentRecord {
@@ -83,7 +110,9 @@ extension OTPStore {
     /// confirmed it matched `counter`, which becomes the token's watermark (so that
     /// code cannot be used again to log in). `recoveryCodes` are stored only when
     /// the user has no unused ones; the result says whether they were. `audit`
-    /// builds the audit event from the outcome; it commits with the change.
+    /// builds the audit event from the outcome; it commits with the change. An
+    /// enrolment begun without a code, for a user who has a token by now, is removed
+    /// instead and the call throws `conflict`.
     public func confirmEnrollment(
         id: String, user: String, counter: UInt64, drift: Int, recoveryCodes: RecoveryCodeBatch?, now: Int64,
         audit: (@Sendable (TokenInfo, Bool) -> AuditEvent)? = nil
@@ -92,8 +121,12 @@ extension OTPStore {
             throw StoreError(.invalidInput, "counter \(counter) is beyond what the store keeps")
         }
         let tokenID = try Self.randomID(length: 16)
-        return try write { db in
+        let outcome = try write { db -> (token: TokenInfo, storedRecoveryCodes: Bool)? in
             let e = try Self.fetchEnrollment(db, id: id, user: user, now: now)
+            if e.codeless, try TokenRecord.filter(TokenRecord.Columns.userID == e.userID).fetchCount(db) > 0 {
+                try e.delete(db)
+                return nil
+            }
             let ring = self.currentKeyring()
             let secret = try ring.open(Array(e.secret), for: Self.enrollmentBinding(id: e.id, user: user))
             let sealed = try ring.seal(secret, for: Self.binding(tokenID: tokenID, user: user))
@@ -105,13 +138,15 @@ extension OTPStore {
             try e.delete(db)
             var stored = false
             if let batch = recoveryCodes, try Self.unusedRecoveryCodes(db, userID: e.userID) == 0 {
-                try Self.insert(batch, userID: e.userID, db: db, now: now)
+                try Self.insert(batch, userID: e.userID, user: user, db: db, now: now)
                 stored = true
             }
             let info = try Self.info(token, user: user)
             try Self.insertAudit(db, audit?(info, stored))
             return (info, stored)
         }
+        guard let outcome else { throw StoreError(.conflict, Self.outrankedMessage(user: user)) }
+        return outcome
     }
 
     /// Cancels a pending enrolment. Returns false when there was none.

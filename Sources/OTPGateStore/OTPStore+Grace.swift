@@ -53,9 +53,11 @@ extension OTPStore {
                     db.cachedStatement(sql: "SELECT granted_at FROM grace WHERE user_id = ? AND rhost = ?"),
                     arguments: [uid, rhost])
             }
-            return PrecheckState(
-                enrolled: tokens > 0, limit: try self.limitState(db, userID: uid, rhost: rhost, now: now),
-                graceGrantedAt: granted)
+            // The limiter's own view (monotonic waits), loaded from this snapshot.
+            let limit = try self.limiter.state(userID: uid, rhost: rhost, now: now) {
+                try Self.storedCounters(db, userID: uid, rhost: rhost)
+            }
+            return PrecheckState(enrolled: tokens > 0, limit: limit, graceGrantedAt: granted)
         }
     }
 }

@@ -25,6 +25,9 @@ extension OTPStore {
         guard !tokens.isEmpty else {
             throw StoreError(.invalidInput, "scratch codes without a token cannot be imported (user \(user))")
         }
+        if let scratchCodes, scratchCodes.user != user {
+            throw StoreError(.invalidInput, "these scratch codes were hashed for another user")
+        }
         guard tokens.count <= Self.maxImportedTokens else {
             throw StoreError(.invalidInput, "at most \(Self.maxImportedTokens) tokens per user in one import")
         }
@@ -133,16 +136,18 @@ extension OTPStore {
     }
 
     /// Uses up one imported scratch code, if `input` (8 digits) is an unused one of
-    /// `user`. As with recovery codes: a limited user's input is not evaluated, the
-    /// slow hash runs outside the write, the use is a compare-and-set (of parallel
-    /// uses exactly one wins), a success clears the failure counts and a miss is left
-    /// to the caller to count.
+    /// `user`. As with recovery codes (`consumeRecoveryCode`): the hash is bound to the
+    /// user, the slow hash runs outside the write, the use is a compare-and-set (of
+    /// parallel uses exactly one wins), a success clears the failure counts and a miss
+    /// is left to the caller to count. With a `reservation` the limiter has already
+    /// admitted the attempt; without one, a rate-limited user's input is not evaluated.
     public func consumeScratchCode(
-        user: String, input: String, rhost: String? = nil, now: Int64, audit: AuditEvent? = nil
+        user: String, input: String, rhost: String? = nil, now: Int64, audit: AuditEvent? = nil,
+        reservation: AttemptReservation? = nil
     ) throws(StoreError) -> RecoveryResult {
         let (state, rows) = try read { db -> (LimitState, [Row]) in
             guard let uid = try Self.userID(db, user) else { return (.open, []) }
-            let state = try self.limitState(db, userID: uid, rhost: rhost, now: now)
+            let state = reservation == nil ? try self.storedLimitState(db, userID: uid, rhost: rhost, now: now) : .open
             let rows = try Row.fetchAll(
                 db, sql: "SELECT id, kdf, salt, hash FROM scratch_codes WHERE user_id = ? AND used_at IS NULL",
                 arguments: [uid])
@@ -163,25 +168,32 @@ extension OTPStore {
                 guard let hasher = RecoveryCodeHasher(descriptor: kdf) else {
                     throw StoreError(.database, "a scratch code of \(user) names an unknown kdf")
                 }
-                hashes[key] = try hasher.hash(normalized: normalized, salt: Array(salt))
+                hashes[key] = try hasher.hash(normalized: normalized, salt: Array(salt), user: user)
             }
             let stored: Data = row["hash"]
             if ConstantTime.equal(hashes[key]!, Array(stored)) { match = row["id"] }
         }
         guard let id = match else { return .noMatch }
 
-        return try write { db in
-            guard let uid = try Self.userID(db, user) else { return .noMatch }
-            let state = try self.limitState(db, userID: uid, rhost: rhost, now: now)
-            guard state == .open else { return .rateLimited(state) }
+        let (result, cleared) = try write { db -> (RecoveryResult, (Int64, Int64)?) in
+            guard let uid = try Self.userID(db, user) else { return (.noMatch, nil) }
+            if reservation == nil {
+                let state = try self.storedLimitState(db, userID: uid, rhost: rhost, now: now)
+                guard state == .open else { return (.rateLimited(state), nil) }
+            }
             try db.execute(
                 sql: "UPDATE scratch_codes SET used_at = ? WHERE id = ? AND user_id = ? AND used_at IS NULL",
                 arguments: [now, id, uid])
-            guard db.changesCount == 1 else { return .noMatch }
-            try Self.clearFailures(db, userID: uid)
+            guard db.changesCount == 1 else { return (.noMatch, nil) }
+            let sequence = try Self.clearFailures(db, userID: uid, store: self)
             try Self.insertAudit(db, audit)
-            return .accepted(remaining: try Self.unusedScratchCodes(db, userID: uid))
+            return (.accepted(remaining: try Self.unusedScratchCodes(db, userID: uid)), (uid, sequence))
         }
+        if let (uid, sequence) = cleared {
+            limiter.cleared(userID: uid, sequence: sequence)
+            reservation?.release()
+        }
+        return result
     }
 
     /// Moves a token to where a resync found its codes: the watermark forward to
@@ -194,10 +206,10 @@ extension OTPStore {
         guard watermark <= UInt64(Int64.max), abs(skew) <= Self.maxSkew else {
             throw StoreError(.invalidInput, "the resync result is beyond what the store keeps")
         }
-        return try write { db in
+        let (result, cleared) = try write { db -> (AcceptResult, (Int64, Int64)?) in
             guard let uid = try Self.userID(db, user) else { throw StoreError(.notFound, "user \(user) has no tokens") }
-            let state = try self.limitState(db, userID: uid, rhost: nil, now: now)
-            guard state == .open else { return .rateLimited(state) }
+            let state = try self.storedLimitState(db, userID: uid, rhost: nil, now: now)
+            guard state == .open else { return (.rateLimited(state), nil) }
             try db.execute(
                 sql: """
                     UPDATE tokens SET watermark = ?, skew = ?, drift = ?, last_used_at = ?
@@ -208,11 +220,13 @@ extension OTPStore {
                 guard try TokenRecord.exists(db, key: tokenID) else {
                     throw StoreError(.notFound, "token \(tokenID) of \(user) does not exist")
                 }
-                return .replayed
+                return (.replayed, nil)
             }
-            try Self.clearFailures(db, userID: uid)
+            let sequence = try Self.clearFailures(db, userID: uid, store: self)
             try Self.insertAudit(db, audit)
-            return .accepted
+            return (.accepted, (uid, sequence))
         }
+        if let (uid, sequence) = cleared { limiter.cleared(userID: uid, sequence: sequence) }
+        return result
     }
 }

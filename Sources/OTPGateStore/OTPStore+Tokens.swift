@@ -55,22 +55,25 @@ extension OTPStore {
     }
 
     /// Accepts a code that matched `counter` on token `tokenID`, in one transaction:
-    /// refuses if the user is rate-limited; moves the watermark forward only (a
-    /// compare-and-set, so of many parallel callers with the same code exactly one
-    /// wins); records last use and drift; clears the user's failure counts.
+    /// moves the watermark forward only (a compare-and-set, so of many parallel
+    /// callers with the same code exactly one wins); records last use and drift;
+    /// clears the user's failure counts. With a `reservation` the limiter has already
+    /// admitted the attempt; without one, a rate-limited user is refused here.
     public func acceptCode(
         user: String, tokenID: String, counter: UInt64, drift: Int, rhost: String? = nil, now: Int64,
-        audit: AuditEvent? = nil
+        audit: AuditEvent? = nil, reservation: AttemptReservation? = nil
     ) throws(StoreError) -> AcceptResult {
         guard counter <= UInt64(Int64.max) else {
             throw StoreError(.invalidInput, "counter \(counter) is beyond what the store keeps")
         }
-        return try write { db in
+        let (result, cleared) = try write { db -> (AcceptResult, (Int64, Int64)?) in
             guard let uid = try Self.userID(db, user) else {
                 throw StoreError(.notFound, "user \(user) has no tokens")
             }
-            let state = try self.limitState(db, userID: uid, rhost: rhost, now: now)
-            guard state == .open else { return .rateLimited(state) }
+            if reservation == nil {
+                let state = try self.storedLimitState(db, userID: uid, rhost: rhost, now: now)
+                guard state == .open else { return (.rateLimited(state), nil) }
+            }
             try db.cachedStatement(
                 sql: """
                     UPDATE tokens SET watermark = ?, drift = ?, last_used_at = ?
@@ -81,12 +84,17 @@ extension OTPStore {
                 guard try TokenRecord.exists(db, key: tokenID) else {
                     throw StoreError(.notFound, "token \(tokenID) of \(user) does not exist")
                 }
-                return .replayed
+                return (.replayed, nil)
             }
-            try Self.clearFailures(db, userID: uid)
+            let sequence = try Self.clearFailures(db, userID: uid, store: self)
             try Self.insertAudit(db, audit)
-            return .accepted
+            return (.accepted, (uid, sequence))
         }
+        if let (uid, sequence) = cleared {
+            limiter.cleared(userID: uid, sequence: sequence)
+            reservation?.release()  // decided; a replay goes on to `recordFailure`
+        }
+        return result
     }
 
     /// Removes one token; removing the last one also removes the recovery codes.
@@ -111,12 +119,16 @@ extension OTPStore {
     /// `user`. Returns false when there was no such user. The audit log is kept.
     @discardableResult
     public func resetUser(_ user: String, audit: AuditEvent? = nil) throws(StoreError) -> Bool {
-        try write { db in
+        let cleared = try write { db -> (Int64, Int64)? in
+            guard let uid = try Self.userID(db, user) else { return nil }
             // ON DELETE CASCADE removes the rest.
-            guard try UserRecord.filter(UserRecord.Columns.name == user).deleteAll(db) == 1 else { return false }
+            try UserRecord.filter(UserRecord.Columns.id == uid).deleteAll(db)
             try Self.insertAudit(db, audit)
-            return true
+            return (uid, self.nextWriteSequence())
         }
+        guard let (uid, sequence) = cleared else { return false }
+        limiter.cleared(userID: uid, sequence: sequence)
+        return true
     }
 
     /// One summary per user who has a token, a pending enrolment or limiter state.

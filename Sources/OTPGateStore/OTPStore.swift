@@ -23,21 +23,39 @@ public final class OTPStore: Sendable {
     /// this object, so that a reader that fetched a row just before the rekey
     /// committed can still open it.
     let keyring: Mutex<Keyring>
+    /// The limiter's in-process half: reservations and monotonic waits.
+    let limiter: AttemptLimiter
+    /// Numbers the write bodies in the order they run (the writer is single), so
+    /// that limiter updates applied after their commits can be ordered.
+    let writeSequence = Atomic<Int64>(0)
+    /// A random secret sealed at open, with the ring that sealed it (see `decoyTokens`).
+    let decoy: (ring: Keyring, sealed: [UInt8])
 
     /// Opens (creating if needed) the store at `path` and checks `key` against it.
     ///
     /// - Parameter keySource: where the key came from, named in the error when the key
     ///   is not the one the store was written with.
+    /// - Parameter create: whether a store may be made here. Without it, a missing or
+    ///   empty file, or one without a key check, is `storeMissing`, and nothing is
+    ///   created.
     public init(
         path: String, key: MasterKey, keySource: String, logger: Logger,
         limiterPolicy: LimiterPolicy = .standard, recoveryHasher: RecoveryCodeHasher = .standard,
-        now: Int64
+        monotonic: @escaping @Sendable () -> Int64 = OTPStore.monotonicMilliseconds,
+        create: Bool = true, now: Int64
     ) throws(StoreError) {
         self.path = path
         self.logger = logger
         self.limiterPolicy = limiterPolicy
         self.recoveryHasher = recoveryHasher
         self.keyring = Mutex(Keyring(current: key))
+        self.limiter = AttemptLimiter(policy: limiterPolicy, monotonic: monotonic)
+        if !create {
+            var st = stat()
+            guard lstat(path, &st) == 0, st.st_size > 0 else {
+                throw StoreError(.storeMissing, "the store \(path) is missing or empty")
+            }
+        }
         try StorePath.prepare(databasePath: path)
 
         var config = Configuration()
@@ -55,7 +73,13 @@ public final class OTPStore: Sendable {
             throw Self.storeError(error, path: path)
         }
         committer = GroupCommitter(pool: pool)
-        try checkKey(key, source: keySource, now: now)
+        let ring = Keyring(current: key)
+        do {
+            decoy = (ring, try ring.seal(try SecureRandom.bytes(20), for: Self.decoyBinding))
+        } catch {
+            throw StoreError(.crypto, "could not make the decoy secret")
+        }
+        try checkKey(key, source: keySource, create: create, now: now)
     }
 
     /// The key id the store's key check was written under, without needing the key:
@@ -79,7 +103,7 @@ public final class OTPStore: Sendable {
     static let keyCheckPlaintext = Array("otpgate key check v1".utf8)
     static let keyCheckBinding = SecretBinding(table: "key_check", row: "1", user: "", column: "value")
 
-    private func checkKey(_ key: MasterKey, source: String, now: Int64) throws(StoreError) {
+    private func checkKey(_ key: MasterKey, source: String, create: Bool, now: Int64) throws(StoreError) {
         let ring = Keyring(current: key)
         try write { db in
             if let row = try KeyCheckRecord.fetchOne(db) {
@@ -93,6 +117,7 @@ public final class OTPStore: Sendable {
                     throw StoreError(.keyMismatch, "the key check in \(self.path) does not match \(source)")
                 }
             } else {
+                guard create else { throw StoreError(.storeMissing, "the store \(self.path) holds no key check (it is empty)") }
                 let sealed = try ring.seal(Self.keyCheckPlaintext, for: Self.keyCheckBinding)
                 try KeyCheckRecord(keyID: key.id.description, value: Data(sealed), updatedAt: now).insert(db)
             }
@@ -167,6 +192,19 @@ public final class OTPStore: Sendable {
     }
 
     func currentKeyring() -> Keyring { keyring.withLock { $0 } }
+
+    /// Milliseconds since boot (CLOCK_BOOTTIME: it never steps, and it goes on
+    /// counting while the machine sleeps, so a wait does too).
+    public static let monotonicMilliseconds: @Sendable () -> Int64 = {
+        var ts = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// The next number of `writeSequence`; called inside a write body.
+    func nextWriteSequence() -> Int64 {
+        writeSequence.add(1, ordering: .relaxed).newValue
+    }
 
     /// How many write transactions this object committed, for how many writes: the
     /// difference is what group commit saved (one fsync per transaction).

@@ -91,9 +91,11 @@ struct EnrollmentRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var secret: Data
     var createdAt: Int64
     var expiresAt: Int64
+    /// Begun while the user had no token (so without a current code).
+    var codeless: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, name, kind, algorithm, digits, period, secret
+        case id, name, kind, algorithm, digits, period, secret, codeless
         case userID = "user_id"
         case initialCounter = "initial_counter"
         case createdAt = "created_at"

@@ -7,11 +7,16 @@ public struct RecoveryCodeBatch: Sendable, CustomStringConvertible {
     public static let standardCount = 10
 
     public let codes: [String]
+    /// The user the hashes are bound to.
+    public let user: String
     let kdf: String
     let salt: [UInt8]
     let hashes: [[UInt8]]
 
-    public static func generate(count: Int = standardCount, hasher: RecoveryCodeHasher) throws(StoreError) -> RecoveryCodeBatch {
+    /// New codes for `user`: their hashes are bound to that name and fail for anyone else.
+    public static func generate(
+        count: Int = standardCount, hasher: RecoveryCodeHasher, user: String
+    ) throws(StoreError) -> RecoveryCodeBatch {
         let codes: [String]
         do {
             codes = try RecoveryCode.generate(count: count)
@@ -22,9 +27,9 @@ public struct RecoveryCodeBatch: Sendable, CustomStringConvertible {
         var hashes: [[UInt8]] = []
         for code in codes {
             let normalized = try! RecoveryCode.normalize(code)
-            hashes.append(try hasher.hash(normalized: normalized, salt: salt))
+            hashes.append(try hasher.hash(normalized: normalized, salt: salt, user: user))
         }
-        return RecoveryCodeBatch(codes: codes, kdf: hasher.descriptor, salt: salt, hashes: hashes)
+        return RecoveryCodeBatch(codes: codes, user: user, kdf: hasher.descriptor, salt: salt, hashes: hashes)
     }
 
     public var description: String { "\(codes.count) recovery codes (withheld)" }

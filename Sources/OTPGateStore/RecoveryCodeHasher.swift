@@ -1,8 +1,16 @@
 internal import COpenSSL
 import Dispatch
 import OTPCore
+import Synchronization
 
-/// Salted scrypt hashes of recovery codes (OpenSSL `EVP_PBE_scrypt`).
+/// Salted scrypt hashes of recovery codes (OpenSSL `EVP_PBE_scrypt`), bound to
+/// their user.
+///
+/// The stored value is HMAC-SHA256 keyed with the scrypt output over a label and the
+/// user's name, so a row moved to another user no longer matches its code there
+/// (token secrets are bound the same way, by their AES-GCM associated data). The
+/// binding needs no key, so rows written before it existed were converted in place
+/// by a migration (`StoreMigrations`).
 ///
 /// One salt serves a user's whole batch of codes, so checking a typed code costs one
 /// scrypt run however many codes are left (the codes themselves carry 75 bits, so
@@ -48,7 +56,27 @@ public struct RecoveryCodeHasher: Sendable, Hashable {
     public static let maxConcurrentHashes = 4
     private static let slots = DispatchSemaphore(value: maxConcurrentHashes)
 
-    public func hash(normalized code: [UInt8], salt: [UInt8]) throws(StoreError) -> [UInt8] {
+    /// The stored form of `code` for `user`.
+    public func hash(normalized code: [UInt8], salt: [UInt8], user: String) throws(StoreError) -> [UInt8] {
+        Self.bind(try scrypt(normalized: code, salt: salt), user: user)
+    }
+
+    /// Binds an unbound scrypt output to `user`.
+    static func bind(_ scrypt: [UInt8], user: String) -> [UInt8] {
+        HMAC.authenticate(.sha256, key: scrypt, message: Array("otpgate recovery code for\0".utf8) + Array(user.utf8))
+    }
+
+    /// A salt for the KDF run that a user without recovery codes is charged, so that
+    /// a recovery-shaped guess costs every user the same (fixed: it protects nothing).
+    static let equalisingSalt = [UInt8](repeating: 0x5a, count: saltLength)
+
+    /// scrypt runs so far in this process (tests count them: the work per guess must
+    /// not depend on the user).
+    public static var runs: Int { runCounter.load(ordering: .relaxed) }
+    private static let runCounter = Atomic<Int>(0)
+
+    func scrypt(normalized code: [UInt8], salt: [UInt8]) throws(StoreError) -> [UInt8] {
+        Self.runCounter.add(1, ordering: .relaxed)
         Self.slots.wait()
         defer { Self.slots.signal() }
         var out = [UInt8](repeating: 0, count: Self.hashLength)

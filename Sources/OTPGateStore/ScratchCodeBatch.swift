@@ -7,13 +7,16 @@ public struct ScratchCodeBatch: Sendable, CustomStringConvertible {
     /// google-authenticator writes at most 10; a file with more was edited by hand.
     public static let maxCount = 20
 
+    /// The user the hashes are bound to (as recovery codes are: rows moved to another
+    /// user do not match there).
+    public let user: String
     let kdf: String
     let salt: [UInt8]
     let hashes: [[UInt8]]
     public var count: Int { hashes.count }
 
     /// Hashes `codes`, each exactly 8 ASCII digits.
-    public static func hash(_ codes: [String], hasher: RecoveryCodeHasher) throws(StoreError) -> ScratchCodeBatch {
+    public static func hash(_ codes: [String], user: String, hasher: RecoveryCodeHasher) throws(StoreError) -> ScratchCodeBatch {
         guard codes.count <= maxCount else {
             throw StoreError(.invalidInput, "at most \(maxCount) scratch codes per user")
         }
@@ -23,9 +26,9 @@ public struct ScratchCodeBatch: Sendable, CustomStringConvertible {
             guard let normalized = try? OneTimeCode.normalize(code, digits: digits), !code.contains(" ") else {
                 throw StoreError(.invalidInput, "a scratch code has exactly \(digits) digits")
             }
-            hashes.append(try hasher.hash(normalized: normalized, salt: salt))
+            hashes.append(try hasher.hash(normalized: normalized, salt: salt, user: user))
         }
-        return ScratchCodeBatch(kdf: hasher.descriptor, salt: salt, hashes: hashes)
+        return ScratchCodeBatch(user: user, kdf: hasher.descriptor, salt: salt, hashes: hashes)
     }
 
     public var description: String { "\(count) scratch codes (withheld)" }

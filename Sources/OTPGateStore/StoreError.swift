@@ -15,6 +15,10 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case decryptionFailed = "decryption_failed"
         /// A database path or directory that is unsafe (symlink, writable by others).
         case unsafePath = "unsafe_path"
+        /// A store that should exist (beside an existing key) is missing or empty.
+        case storeMissing = "store_missing"
+        /// The store is older than its generation file says (a restored copy).
+        case storeRolledBack = "store_rolled_back"
         case notFound = "not_found"
         case conflict = "conflict"
         case invalidInput = "invalid_input"

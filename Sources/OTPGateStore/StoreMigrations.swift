@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// The schema, as named append-only migrations. A shipped migration is never edited:
@@ -112,6 +113,43 @@ enum StoreMigrations {
         }
         m.registerMigration("v3: grace periods after a successful code from a remote host") { db in
             try db.execute(sql: OTPStore.graceSchema)
+        }
+        m.registerMigration("v4: recovery-code hashes bound to their user") { db in
+            // Each stored hash becomes HMAC(hash, user name); see RecoveryCodeHasher.
+            let rows = try Row.fetchAll(db, sql: "SELECT r.id, r.hash, u.name FROM recovery_codes r JOIN users u ON u.id = r.user_id")
+            for row in rows {
+                let bound = RecoveryCodeHasher.bind(Array(row["hash"] as Data), user: row["name"])
+                try db.execute(sql: "UPDATE recovery_codes SET hash = ? WHERE id = ?", arguments: [Data(bound), row["id"] as Int64])
+            }
+        }
+        m.registerMigration("v5: enrolments remember whether they were begun without a code") { db in
+            // Pending enrolments from before are treated as begun without a code: one
+            // that the user now outranks with a token must be begun again.
+            try db.execute(sql: """
+                ALTER TABLE enrollments ADD COLUMN codeless INTEGER NOT NULL DEFAULT 0 CHECK (codeless IN (0, 1));
+                UPDATE enrollments SET codeless = 1;
+                """)
+        }
+        m.registerMigration("v6: store generation") { db in
+            try db.execute(sql: """
+                CREATE TABLE store_generation (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    value INTEGER NOT NULL CHECK (value >= 0)
+                ) STRICT;
+                INSERT INTO store_generation (id, value) VALUES (1, 0);
+                """)
+        }
+        m.registerMigration("v7: timing decoy") { db in
+            // Written, never read: a guess at a user with no token makes the same
+            // writes here as an enrolled user's failure makes to `limiter`.
+            try db.execute(sql: """
+                CREATE TABLE timing_decoy (
+                    k INTEGER PRIMARY KEY,
+                    failures INTEGER NOT NULL,
+                    last_failure_at INTEGER NOT NULL,
+                    locked_until INTEGER
+                ) STRICT;
+                """)
         }
         return m
     }

@@ -42,8 +42,20 @@ public struct PendingEnrollment: Sendable, CustomStringConvertible {
     public let initialCounter: UInt64
     public let createdAt: Int64
     public let expiresAt: Int64
+    /// Begun while the user had no token, so without a current code: confirming it
+    /// fails once the user has a token.
+    public let begunWithoutCode: Bool
 
     public var description: String { "enrollment \(id) of \(user) (secret withheld)" }
+}
+
+/// A pending enrolment as `status` shows it: no id, no secret.
+public struct PendingEnrollmentInfo: Sendable, Hashable {
+    public let name: String
+    public let kind: OTPKind
+    public let createdAt: Int64
+    public let expiresAt: Int64
+    public let begunWithoutCode: Bool
 }
 
 /// What the limiter says about a user (optionally from one remote host).
@@ -53,6 +65,14 @@ public enum LimitState: Sendable, Hashable {
     case limited(until: Int64)
     /// Too many consecutive failures: only an admin unlock helps.
     case lockedOut
+}
+
+/// What `OTPStore.reserveAttempt` decided.
+public enum Admission: Sendable {
+    /// Evaluate the code; record the outcome with this reservation.
+    case admitted(AttemptReservation)
+    /// Do not evaluate it.
+    case refused(LimitState)
 }
 
 /// The outcome of trying to accept a matched code.

@@ -112,18 +112,39 @@ extension Enroll {
 
     struct Confirm: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Confirm an enrolment begun with 'otpgate enroll --json' (for scripts).")
+            abstract: "Confirm an enrolment begun with 'otpgate enroll --json' (for scripts).",
+            discussion: """
+                The enrolment id is read from --enrollment-file (the id alone, or the JSON that \
+                'otpgate enroll --json' printed) or else from the first line of standard input; \
+                the code from --code or else the next line. Never put the id on the command \
+                line: every local user can read a command line in /proc. For example:
+                  otpgate enroll --json > begun.json
+                  otpgate enroll confirm --enrollment-file begun.json
+                  printf '%s\\n%s\\n' "$ID" "$CODE" | otpgate enroll confirm
+                """)
 
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The enrolment id printed by 'otpgate enroll --json'.")
-        var enrollment: String
+        @Argument(help: ArgumentHelp("No longer accepted: see --enrollment-file.", visibility: .hidden))
+        var enrollmentArgument: String?
+        @Option(
+            name: .customLong("enrollment-file"),
+            help: "A file holding the enrolment id, or the JSON printed by 'otpgate enroll --json'.")
+        var enrollmentFile: String?
         @Option(help: "The first code. Scriptable mode: a code on the command line is visible to other local users in the process list; without --code it is read from standard input.")
         var code: String?
         @Option(help: "The user (default: yourself).")
         var user: String?
 
+        func validate() throws {
+            guard enrollmentArgument == nil else {
+                throw ValidationError(
+                    "the enrolment id is not taken from the command line (other local users can read it there): give it on standard input or with --enrollment-file")
+            }
+        }
+
         func run() async throws {
             guard let user = user ?? Terminal.currentUser else { throw Failure.exit("cannot tell who you are", status: 1) }
+            let enrollment = try readEnrollment()
             guard let code = code ?? Terminal.readSecret(prompt: "Code shown by the app: ") else {
                 throw Failure.exit("no code given", status: 1)
             }
@@ -137,6 +158,33 @@ extension Enroll {
                 print("Token '\(done.name)' is active.")
                 if let codes = done.recoveryCodes { showRecoveryCodes(codes) }
             }
+        }
+
+        /// The id from the file (bare, or `enroll --json` output) or from stdin's first line.
+        func readEnrollment() throws -> String {
+            let text: String
+            if let path = enrollmentFile {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw Failure.exit("cannot read \(path)", status: 1)
+                }
+                text = String(decoding: data, as: UTF8.self)
+            } else {
+                guard let line = Terminal.readLine(prompt: "Enrolment id: ") else {
+                    throw Failure.exit("no enrolment id given (on standard input or with --enrollment-file)", status: 1)
+                }
+                text = line
+            }
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.hasPrefix("{") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any],
+                    let id = object["enrollment"] as? String
+                else { throw Failure.exit("\(enrollmentFile ?? "standard input") has no \"enrollment\" field", status: 1) }
+                return id
+            }
+            guard !trimmed.isEmpty, !trimmed.contains(where: \.isWhitespace) else {
+                throw Failure.exit("no enrolment id given (on standard input or with --enrollment-file)", status: 1)
+            }
+            return trimmed
         }
     }
 

@@ -27,13 +27,24 @@ func printStatus(_ s: StatusResult) {
     print("recovery codes:     \(s.recoveryRemaining) left")
     if let scratch = s.scratchRemaining { print("scratch codes:      \(scratch) left (imported from google-authenticator)") }
     if let wait = s.retryAfter { print("rate limited:       wait \(wait) s") }
-    guard !s.tokens.isEmpty else { return }
+    if !s.pendingEnrollments.isEmpty { print("pending enrolments: \(s.pendingEnrollments.count)") }
+    if !s.tokens.isEmpty {
+        print("")
+        Output.table(
+            ["NAME", "KIND", "ALGORITHM", "DIGITS", "PERIOD", "CREATED", "LAST USED"],
+            s.tokens.map { t in
+                [t.name, t.kind.rawValue, t.algorithm.rawValue, "\(t.digits)", t.period.map { "\($0)s" } ?? "-",
+                 Output.time(t.createdAt), Output.time(t.lastUsedAt)]
+            })
+    }
+    guard !s.pendingEnrollments.isEmpty else { return }
+    // Not confirmed yet. One begun without a code (while there was no token) can no
+    // longer be confirmed once a token exists; cancel what you did not begin.
     print("")
     Output.table(
-        ["NAME", "KIND", "ALGORITHM", "DIGITS", "PERIOD", "CREATED", "LAST USED"],
-        s.tokens.map { t in
-            [t.name, t.kind.rawValue, t.algorithm.rawValue, "\(t.digits)", t.period.map { "\($0)s" } ?? "-",
-             Output.time(t.createdAt), Output.time(t.lastUsedAt)]
+        ["PENDING", "KIND", "BEGUN", "EXPIRES", "WITHOUT CODE"],
+        s.pendingEnrollments.map { p in
+            [p.name, p.kind.rawValue, Output.time(p.createdAt), Output.time(p.expiresAt), p.begunWithoutCode ? "yes" : "no"]
         })
     // Clock drift, for the tokens that have any: a phone whose clock is off shows here
     // before it drifts out of the window.

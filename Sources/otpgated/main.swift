@@ -16,7 +16,9 @@ struct OTPGated: AsyncParsableCommand {
         abstract: "The otpgate daemon: the only process that holds one-time-code secrets.",
         discussion: """
             Exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 1 when it cannot
-            start (bad config, missing or wrong key, unsafe paths, socket in use).
+            start (bad config, missing or wrong key, unsafe paths, socket in use, a
+            missing or empty store beside an existing key, a store older than its
+            generation file).
             """,
         version: RequestHandler.version)
 
@@ -28,6 +30,12 @@ struct OTPGated: AsyncParsableCommand {
 
     @Flag(name: .customLong("create-key"), help: "Create the master key file (the configured key_file) if missing, then exit. Used by 'make install'.")
     var createKey = false
+
+    @Flag(name: .customLong("new-store"), help: "Create an empty store if it is missing, although the key exists (every user loses their tokens). Without it the daemon refuses to start then.")
+    var newStore = false
+
+    @Flag(name: .customLong("accept-rollback"), help: "Start on a store older than its generation file (a restored backup: used codes become usable again). Audited as store.rollback_accepted.")
+    var acceptRollback = false
 
     mutating func run() async throws {
         LoggingSystem.bootstrap { JournalLogHandler(label: $0) }
@@ -55,6 +63,7 @@ struct OTPGated: AsyncParsableCommand {
             settings.useStateDirectory(absolute)
             try DaemonSetup.prepareStateDirectory(absolute)
         }
+        try DaemonSetup.checkKeyDirectory(of: settings.keyFile)
         umask(0o077)
         if !ProcessHardening.disableCoreDumps() {
             logger.warning("could not disable core dumps; a crash could write secrets to disk")
@@ -70,17 +79,29 @@ struct OTPGated: AsyncParsableCommand {
                 let key = try MasterKey.generate()
                 try KeyFile.write(key, to: settings.keyFile)
                 print("otpgated: created master key \(settings.keyFile) (key id \(key.id)); back it up")
+                // The daemon's first start may then create the store beside this key.
+                if lstat(settings.databasePath, &st) != 0 {
+                    let marker = DaemonSetup.newStoreMarker(settings)
+                    mkdir(settings.stateDirectory, 0o700)  // as the store would make it; fails harmlessly if there
+                    if !FileManager.default.createFile(atPath: marker, contents: nil, attributes: [.posixPermissions: 0o600]) {
+                        print("otpgated: could not write \(marker): start the daemon once with --new-store")
+                    }
+                }
             }
             return
         }
         raiseFileLimit()
 
         let environment = ProcessInfo.processInfo.environment
-        let (key, keySource) = try DaemonSetup.loadOrCreateKey(
+        let (key, keySource, keyCreated) = try DaemonSetup.loadOrCreateKey(
             config: settings, credentialsDirectory: environment["CREDENTIALS_DIRECTORY"], logger: logger)
-        let store = try OTPStore(
-            path: settings.databasePath, key: key, keySource: keySource, logger: logger,
-            limiterPolicy: settings.limiter, now: RequestHandler.systemTime())
+        let (store, created) = try DaemonSetup.openStore(
+            config: settings, key: key, keySource: keySource, keyCreated: keyCreated, newStore: newStore, logger: logger,
+            now: RequestHandler.systemTime())
+        try DaemonSetup.checkGeneration(
+            store: store, config: settings, created: created, besideExistingKey: !keyCreated, acceptRollback: acceptRollback,
+            logger: logger,
+            now: RequestHandler.systemTime())
 
         let clock = ClockMonitor(logger: logger)
         clock.check()
@@ -104,6 +125,7 @@ struct OTPGated: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await services.run()
+        DaemonSetup.advanceGeneration(store: store, config: settings, logger: logger)
         try await pool.shutdownGracefully()
         try await group.shutdownGracefully()
     }

@@ -130,13 +130,20 @@ import Testing
         // A wrong code: refused, and the enrolment can still be confirmed.
         let token = EnrolledToken(user: user.name, name: "default", kind: .totp, secret: try Base32.decode(secret), recoveryCodes: [])
         let wrong = try await Programs.otpgate(
-            ["enroll", "confirm", enrollment, "--code", token.wrongCode(), "--json", "--socket", daemon.socketPath], as: user)
+            ["enroll", "confirm", "--code", token.wrongCode(), "--json", "--socket", daemon.socketPath], stdin: enrollment + "\n",
+            as: user)
         #expect(wrong.status == 1 && wrong.stdout.isEmpty, "\(wrong)")
         #expect(wrong.stderr == "otpgate: the code does not match the new token; check the app and try again\n")
 
         let code = try await Command.check("/usr/bin/oathtool", ["--totp", "-b", secret]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The id from a file holding what 'enroll --json' printed; the code on stdin.
+        let begunFile = NSTemporaryDirectory() + "/otpgate-begun-\(getpid()).json"
+        try begin.stdout.write(toFile: begunFile, atomically: true, encoding: .utf8)
+        defer { unlink(begunFile) }
+        chmod(begunFile, 0o644)
         let confirm = try await Programs.otpgate(
-            ["enroll", "confirm", enrollment, "--code", code, "--json", "--socket", daemon.socketPath], as: user)
+            ["enroll", "confirm", "--enrollment-file", begunFile, "--json", "--socket", daemon.socketPath], stdin: code + "\n",
+            as: user)
         #expect(confirm.status == 0 && confirm.stderr.isEmpty, "\(confirm)")
         let done = try #require(try JSONSerialization.jsonObject(with: Data(confirm.stdout.utf8)) as? [String: Any], "\(confirm)")
         #expect(Set(done.keys) == ["token", "name", "recovery_codes"])
@@ -149,8 +156,12 @@ import Testing
         let status = try await daemon.admin.status(user: user.name)
         #expect(status.enrolled && status.tokens.first?.id == done["token"] as? String && status.recoveryRemaining == 10)
         let again = try await Programs.otpgate(
-            ["enroll", "confirm", enrollment, "--code", code, "--json", "--socket", daemon.socketPath], as: user)
+            ["enroll", "confirm", "--json", "--socket", daemon.socketPath], stdin: enrollment + "\n" + code + "\n", as: user)
         #expect(again.status == 1 && again.stdout.isEmpty && again.stderrLines.count == 1, "\(again)")
         #expect(again.stderr.hasPrefix("otpgate: "), "\(again)")
+
+        // The id on the command line is refused before anything is sent.
+        let argv = try await Programs.otpgate(["enroll", "confirm", enrollment, "--code", code, "--socket", daemon.socketPath], as: user)
+        #expect(argv.status != 0 && argv.stderr.contains("not taken from the command line"), "\(argv)")
     }
 }

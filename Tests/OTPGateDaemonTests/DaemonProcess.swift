@@ -24,6 +24,8 @@ final class DaemonProcess {
     var keyPath: String { stateDirectory + "/master.key" }
     var storePath: String { stateDirectory + "/store/otpgate.db" }
 
+    /// Flags added to the next launches (e.g. --new-store).
+    var extraArguments: [String] = []
     private var process: Process?
     /// How many times the daemon was launched; names the stderr file of each run.
     private(set) var runs = 0
@@ -79,7 +81,7 @@ final class DaemonProcess {
         defer { try? log.close() }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["--state-dir", stateDirectory] + (hasConfig ? ["--config", configPath] : [])
+        p.arguments = ["--state-dir", stateDirectory] + (hasConfig ? ["--config", configPath] : []) + extraArguments
         // No systemd hand-overs from whatever runs the tests.
         var environment = ProcessInfo.processInfo.environment
         for key in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "CREDENTIALS_DIRECTORY"] {

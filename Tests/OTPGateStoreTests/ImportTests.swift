@@ -29,7 +29,7 @@ struct ImportTests {
     @Test func skipReplaceAddAndDryRun() throws {
         let f = try StoreFixture()
         defer { f.dir.cleanup() }
-        _ = try f.enroll("alice", recovery: try RecoveryCodeBatch.generate(count: 2, hasher: .fast))
+        _ = try f.enroll("alice", recovery: try RecoveryCodeBatch.generate(count: 2, hasher: .fast, user: "alice"))
         let new = try token()
         #expect(try f.store.importTokens(user: "alice", tokens: [new], scratchCodes: nil, mode: .skip, dryRun: false, now: now) == .skipped(existing: 1))
         #expect(try f.store.importTokens(user: "alice", tokens: [new], scratchCodes: nil, mode: .replace, dryRun: true, now: now)
@@ -43,7 +43,7 @@ struct ImportTests {
         #expect(try f.store.tokens(user: "alice").map(\.name) == ["phone"])
         _ = try f.store.importTokens(user: "alice", tokens: [new], scratchCodes: nil, mode: .add, dryRun: false, now: now)
         #expect(try f.store.tokens(user: "alice").map(\.name) == ["phone", "ga"])
-        let scratch = try ScratchCodeBatch.hash(["12345678"], hasher: .fast)
+        let scratch = try ScratchCodeBatch.hash(["12345678"], user: "alice", hasher: .fast)
         #expect(try f.store.importTokens(user: "alice", tokens: [try token("z")], scratchCodes: scratch, mode: .replace, dryRun: false, now: now)
             == .imported(tokens: ["z"], replaced: 2, scratchCodes: 1))
         #expect(try f.store.tokens(user: "alice").map(\.name) == ["z"])
@@ -66,14 +66,14 @@ struct ImportTests {
                 try f.store.importTokens(user: "bob", tokens: tokens, scratchCodes: nil, mode: .skip, dryRun: false, now: now)
             }
         }
-        #expect(throws: StoreError.self) { try ScratchCodeBatch.hash(["1234567"], hasher: .fast) }
+        #expect(throws: StoreError.self) { try ScratchCodeBatch.hash(["1234567"], user: "alice", hasher: .fast) }
         #expect(try f.store.listUsers(now: now).isEmpty)
     }
 
     @Test func scratchCodesWorkOnceEvenInParallel() throws {
         let f = try StoreFixture()
         defer { f.dir.cleanup() }
-        let scratch = try ScratchCodeBatch.hash(["12345678", "87654321"], hasher: .fast)
+        let scratch = try ScratchCodeBatch.hash(["12345678", "87654321"], user: "alice", hasher: .fast)
         _ = try f.store.importTokens(user: "alice", tokens: [try token()], scratchCodes: scratch, mode: .skip, dryRun: false, now: now)
         #expect(try f.store.consumeScratchCode(user: "alice", input: "11111111", now: now) == .noMatch)
         #expect(try f.store.consumeScratchCode(user: "alice", input: "1234 5678", now: now) == .noMatch)
@@ -93,7 +93,7 @@ struct ImportTests {
         // let only one through.
         let codes = (0..<16).map { String(20_000_000 + $0) }
         _ = try f.store.importTokens(
-            user: "carol", tokens: [try token()], scratchCodes: try ScratchCodeBatch.hash(codes, hasher: .fast), mode: .skip,
+            user: "carol", tokens: [try token()], scratchCodes: try ScratchCodeBatch.hash(codes, user: "carol", hasher: .fast), mode: .skip,
             dryRun: false, now: now)
         let all = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 16) { i in

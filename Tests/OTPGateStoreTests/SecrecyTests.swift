@@ -13,7 +13,7 @@ struct SecrecyTests {
     @Test func errorsAndLogsNeverCarrySecrets() throws {
         let f = try StoreFixture(policy: LimiterPolicy(freePerHost: 1, freePerUser: 1))
         defer { f.dir.cleanup() }
-        let batch = try RecoveryCodeBatch.generate(hasher: .fast)
+        let batch = try RecoveryCodeBatch.generate(hasher: .fast, user: "alice")
         let (token, secret) = try f.enroll("alice", recovery: batch)
         let code = HOTP.codeString(secret: secret, counter: 101)
         let pendingSecret = try OTPSecret.generate()

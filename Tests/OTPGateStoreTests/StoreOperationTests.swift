@@ -22,7 +22,7 @@ struct StoreOperationTests {
         #expect(fetched.secret == secret)
         #expect(fetched.parameters == params)
 
-        let batch = try RecoveryCodeBatch.generate(hasher: .fast)
+        let batch = try RecoveryCodeBatch.generate(hasher: .fast, user: "alice")
         let (token, stored) = try f.store.confirmEnrollment(id: p.id, user: "alice", counter: 12345, drift: -1, recoveryCodes: batch, now: now + 20)
         #expect(stored)
         #expect(token.watermark == 12345)  // the confirming code cannot log in again
@@ -36,7 +36,7 @@ struct StoreOperationTests {
 
         // A second token does not replace the recovery codes.
         let p2 = try f.store.beginEnrollment(user: "alice", name: "laptop", parameters: .standard, secret: try OTPSecret.generate(), now: now, ttl: 300)
-        let (_, stored2) = try f.store.confirmEnrollment(id: p2.id, user: "alice", counter: 1, drift: 0, recoveryCodes: try RecoveryCodeBatch.generate(hasher: .fast), now: now + 30)
+        let (_, stored2) = try f.store.confirmEnrollment(id: p2.id, user: "alice", counter: 1, drift: 0, recoveryCodes: try RecoveryCodeBatch.generate(hasher: .fast, user: "alice"), now: now + 30)
         #expect(!stored2)
         #expect(try f.store.tokens(user: "alice").map(\.name) == ["phone", "laptop"])
     }
@@ -137,7 +137,10 @@ struct StoreOperationTests {
         #expect(third.failures == 3)
         // Another host is not yet limited.
         #expect(try f.store.limitState(user: "alice", rhost: "10.0.0.2", now: now) == .open)
+        // Waits run on the monotonic clock: the wall-clock `now` only dates them.
+        f.clock.advance(seconds: 1)
         #expect(try f.store.limitState(user: "alice", rhost: "10.0.0.1", now: now + 1) == .limited(until: now + 2))
+        f.clock.advance(seconds: 1)
         #expect(try f.store.limitState(user: "alice", rhost: "10.0.0.1", now: now + 2) == .open)
         // A limited user is refused even with a good code, and the watermark stays.
         #expect(try f.store.acceptCode(user: "alice", tokenID: token.id, counter: 101, drift: 0, rhost: "10.0.0.1", now: now + 1)
@@ -174,7 +177,7 @@ struct StoreOperationTests {
     @Test func recoveryCodesWorkOnce() throws {
         let f = try StoreFixture()
         defer { f.dir.cleanup() }
-        let batch = try RecoveryCodeBatch.generate(hasher: .fast)
+        let batch = try RecoveryCodeBatch.generate(hasher: .fast, user: "alice")
         _ = try f.enroll("alice", recovery: batch)
         let code = batch.codes[3]
         #expect(try f.store.consumeRecoveryCode(user: "alice", input: code, now: now) == .accepted(remaining: 9))
@@ -185,7 +188,7 @@ struct StoreOperationTests {
         #expect(try f.store.consumeRecoveryCode(user: "alice", input: "not a code", now: now) == .noMatch)
         #expect(try f.store.consumeRecoveryCode(user: "alice", input: "ZZZZZ-ZZZZZ-ZZZZZ", now: now) == .noMatch)
         // Another user's code does not work for alice.
-        let bobBatch = try RecoveryCodeBatch.generate(hasher: .fast)
+        let bobBatch = try RecoveryCodeBatch.generate(hasher: .fast, user: "bob")
         _ = try f.enroll("bob", recovery: bobBatch)
         #expect(try f.store.consumeRecoveryCode(user: "alice", input: bobBatch.codes[0], now: now) == .noMatch)
         #expect(try f.store.recoveryCodesRemaining(user: "bob") == 10)
@@ -194,7 +197,7 @@ struct StoreOperationTests {
     @Test func rateLimitedRecoveryCodeIsNotEvaluated() throws {
         let f = try StoreFixture(policy: LimiterPolicy(freePerHost: 1, freePerUser: 1))
         defer { f.dir.cleanup() }
-        let batch = try RecoveryCodeBatch.generate(hasher: .fast)
+        let batch = try RecoveryCodeBatch.generate(hasher: .fast, user: "alice")
         _ = try f.enroll("alice", recovery: batch)
         _ = try f.store.recordFailure(user: "alice", now: now)
         #expect(try f.store.consumeRecoveryCode(user: "alice", input: batch.codes[0], now: now) == .rateLimited(.limited(until: now + 2)))
@@ -204,9 +207,9 @@ struct StoreOperationTests {
     @Test func regenerateReplacesAllCodes() throws {
         let f = try StoreFixture()
         defer { f.dir.cleanup() }
-        let old = try RecoveryCodeBatch.generate(hasher: .fast)
+        let old = try RecoveryCodeBatch.generate(hasher: .fast, user: "alice")
         _ = try f.enroll("alice", recovery: old)
-        let new = try RecoveryCodeBatch.generate(hasher: .fast)
+        let new = try RecoveryCodeBatch.generate(hasher: .fast, user: "alice")
         try f.store.replaceRecoveryCodes(user: "alice", batch: new, now: now)
         #expect(try f.store.consumeRecoveryCode(user: "alice", input: old.codes[0], now: now) == .noMatch)
         #expect(try f.store.consumeRecoveryCode(user: "alice", input: new.codes[0], now: now) == .accepted(remaining: 9))
@@ -219,18 +222,18 @@ struct StoreOperationTests {
         let salt = try RecoveryCodeHasher.newSalt()
         let code = try RecoveryCode.normalize(try RecoveryCode.generate())
         let clock = ContinuousClock()
-        let elapsed = try clock.measure { _ = try hasher.hash(normalized: code, salt: salt) }
+        let elapsed = try clock.measure { _ = try hasher.hash(normalized: code, salt: salt, user: "alice") }
         print("scrypt n=\(hasher.n) r=\(hasher.r) p=\(hasher.p): \(elapsed)")
         // Not a benchmark: a guard that the parameters did not grow by accident.
         #expect(elapsed < .seconds(1))
-        #expect(try hasher.hash(normalized: code, salt: salt) == hasher.hash(normalized: code, salt: salt))
-        #expect(try hasher.hash(normalized: code, salt: salt) != hasher.hash(normalized: code, salt: RecoveryCodeHasher.newSalt()))
+        #expect(try hasher.hash(normalized: code, salt: salt, user: "alice") == hasher.hash(normalized: code, salt: salt, user: "alice"))
+        #expect(try hasher.hash(normalized: code, salt: salt, user: "alice") != hasher.hash(normalized: code, salt: RecoveryCodeHasher.newSalt(), user: "alice"))
     }
 
     @Test func removingTheLastTokenRemovesRecoveryCodes() throws {
         let f = try StoreFixture()
         defer { f.dir.cleanup() }
-        let (phone, _) = try f.enroll("alice", name: "phone", recovery: try RecoveryCodeBatch.generate(hasher: .fast))
+        let (phone, _) = try f.enroll("alice", name: "phone", recovery: try RecoveryCodeBatch.generate(hasher: .fast, user: "alice"))
         let (laptop, _) = try f.enroll("alice", name: "laptop")
         #expect(try f.store.removeToken(user: "alice", tokenID: phone.id) == 1)
         #expect(try f.store.recoveryCodesRemaining(user: "alice") == 10)
@@ -243,7 +246,7 @@ struct StoreOperationTests {
     @Test func resetRemovesEverythingButTheAuditLog() throws {
         let f = try StoreFixture()
         defer { f.dir.cleanup() }
-        _ = try f.enroll("alice", recovery: try RecoveryCodeBatch.generate(hasher: .fast))
+        _ = try f.enroll("alice", recovery: try RecoveryCodeBatch.generate(hasher: .fast, user: "alice"))
         _ = try f.enroll("bob")
         _ = try f.store.beginEnrollment(user: "alice", name: "x", parameters: .standard, secret: try OTPSecret.generate(), now: now, ttl: 60)
         _ = try f.store.recordFailure(user: "alice", now: now)
@@ -265,7 +268,7 @@ struct StoreOperationTests {
     @Test func listUsersSummarises() throws {
         let f = try StoreFixture()
         defer { f.dir.cleanup() }
-        _ = try f.enroll("bob", recovery: try RecoveryCodeBatch.generate(hasher: .fast))
+        _ = try f.enroll("bob", recovery: try RecoveryCodeBatch.generate(hasher: .fast, user: "bob"))
         _ = try f.enroll("alice")
         _ = try f.store.recordFailure(user: "alice", now: now)
         let list = try f.store.listUsers(now: now)

@@ -49,11 +49,20 @@ final class CapturingLogHandler: LogHandler, Sendable {
     static func logger() -> Logger { Logger(label: "test") { CapturingLogHandler(label: $0) } }
 }
 
-/// A store in a temporary directory with a fresh key file.
+/// A monotonic clock the test moves by hand (milliseconds).
+final class TestClock: Sendable {
+    private let value = Mutex<Int64>(1_000_000)
+    var read: @Sendable () -> Int64 { { [self] in value.withLock { $0 } } }
+    func advance(seconds: Int64) { value.withLock { $0 += seconds * 1000 } }
+}
+
+/// A store in a temporary directory with a fresh key file, whose limiter runs on
+/// `clock` (advance it to let waits pass).
 struct StoreFixture {
     let dir: TempDir
     let key: MasterKey
     let store: OTPStore
+    let clock = TestClock()
     var dbPath: String { dir.file("state/otpgate.db") }
     var keyPath: String { dir.file("master.key") }
 
@@ -63,7 +72,8 @@ struct StoreFixture {
         try KeyFile.write(key, to: dir.file("master.key"))
         store = try OTPStore(
             path: dir.file("state/otpgate.db"), key: key, keySource: dir.file("master.key"),
-            logger: CapturingLogHandler.logger(), limiterPolicy: policy, recoveryHasher: hasher, now: now)
+            logger: CapturingLogHandler.logger(), limiterPolicy: policy, recoveryHasher: hasher, monotonic: clock.read,
+            now: now)
     }
 
     func reopen(key: MasterKey? = nil) throws(StoreError) -> OTPStore {
