@@ -26,7 +26,7 @@ extension RequestHandler {
     /// and a rate-limited user's code is not evaluated at all.
     func checkCode(_ code: String, user: String, peer: Peer, context: Context, now: Int64) throws -> CodeOutcome {
         let rhost = context.rhost.flatMap { $0.isEmpty ? nil : $0 }
-        // One read snapshot for the tokens and the recovery count.
+        // One read snapshot for the tokens, the recovery count and the limiter rows.
         let snapshot = try store.verificationContext(user: user, rhost: rhost, now: now)
         let tokens = snapshot.tokens
         let recoveryShaped = (try? RecoveryCode.normalize(code)) != nil
