@@ -37,7 +37,7 @@ extension RequestHandler {
         _ codes: [String], user: String, peer: Peer, context: Context, now: Int64
     ) throws -> (outcome: CodeOutcome, index: Int?) {
         let rhost = context.rhost.flatMap { $0.isEmpty ? nil : $0 }
-        // One read snapshot for the tokens and the recovery count.
+        // One read snapshot for the tokens, the recovery count and the limiter rows.
         let snapshot = try store.verificationContext(user: user, rhost: rhost, now: now)
         let tokens = snapshot.tokens
         let recoveryIndex = codes.firstIndex { (try? RecoveryCode.normalize($0)) != nil }

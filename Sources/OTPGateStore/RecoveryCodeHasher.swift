@@ -70,13 +70,13 @@ public struct RecoveryCodeHasher: Sendable, Hashable {
     /// a recovery-shaped guess costs every user the same (fixed: it protects nothing).
     static let equalisingSalt = [UInt8](repeating: 0x5a, count: saltLength)
 
-    /// scrypt runs so far in this process (tests count them: the work per guess must
-    /// not depend on the user).
-    public static var runs: Int { runCounter.load(ordering: .relaxed) }
-    private static let runCounter = Atomic<Int>(0)
+    /// scrypt runs with these parameters so far in this process (tests count them:
+    /// the work per guess must not depend on the user).
+    public var runs: Int { Self.runCounts.withLock { $0[self, default: 0] } }
+    private static let runCounts = Mutex<[RecoveryCodeHasher: Int]>([:])
 
     func scrypt(normalized code: [UInt8], salt: [UInt8]) throws(StoreError) -> [UInt8] {
-        Self.runCounter.add(1, ordering: .relaxed)
+        Self.runCounts.withLock { $0[self, default: 0] += 1 }
         Self.slots.wait()
         defer { Self.slots.signal() }
         var out = [UInt8](repeating: 0, count: Self.hashLength)

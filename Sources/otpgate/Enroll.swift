@@ -117,8 +117,9 @@ extension Enroll {
                 The enrolment id is read from --enrollment-file (the id alone, or the JSON that \
                 'otpgate enroll --json' printed) or else from the first line of standard input; \
                 the code from --code or else the next line. Never put the id on the command \
-                line: every local user can read a command line in /proc. For example:
-                  otpgate enroll --json > begun.json
+                line: every local user can read a command line in /proc. For example (the \
+                JSON holds the new secret, so keep the file private):
+                  (umask 077; otpgate enroll --json > begun.json)
                   otpgate enroll confirm --enrollment-file begun.json
                   printf '%s\\n%s\\n' "$ID" "$CODE" | otpgate enroll confirm
                 """)
