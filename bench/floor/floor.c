@@ -10,7 +10,8 @@
  * Per verify: SO_PEERCRED at accept; one read snapshot on a per-thread connection
  * (user id, tokens, limiter rows, unused recovery codes: the statements otpgated's
  * verificationContext runs); AES-256-GCM open of each token's secret with the same
- * associated data; the HMACs of the window (TOTP +-1 step: 3; HOTP look-ahead 10: 22);
+ * associated data; the HMACs of the window (TOTP +-1 step: 3; HOTP look-ahead 10: 22)
+ * under one prepared EVP_MAC context, as OTPCore does;
  * a constant-time compare; then one write through a group committer (the first waiter
  * leads, takes every queued write, runs each in its own savepoint inside one
  * BEGIN IMMEDIATE ... COMMIT, journal_mode=WAL, synchronous=FULL) that moves the
@@ -28,7 +29,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <signal.h>
@@ -254,13 +255,27 @@ static int aes_gcm_open(const unsigned char *sealed, int sealed_len, const char 
     return ok ? 0 : -1;
 }
 
-static int hotp(const EVP_MD *md, const unsigned char *secret, int secret_len, uint64_t counter, int digits, char *out)
+static EVP_MAC *hmac_algorithm;
+
+/* An HMAC context with the token's key set up once; every code restarts from it. */
+static EVP_MAC_CTX *hmac_prepare(const char *digest, const unsigned char *secret, int secret_len)
+{
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_algorithm);
+    OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string("digest", (char *)digest, 0), OSSL_PARAM_construct_end() };
+    if (ctx && EVP_MAC_init(ctx, secret, (size_t)secret_len, params) == 1)
+        return ctx;
+    EVP_MAC_CTX_free(ctx);
+    return NULL;
+}
+
+static int hotp(EVP_MAC_CTX *ctx, uint64_t counter, int digits, char *out)
 {
     unsigned char msg[8], mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
+    size_t mac_len = 0;
     for (int i = 0; i < 8; i++)
         msg[i] = (unsigned char)(counter >> (56 - 8 * i));
-    if (HMAC(md, secret, secret_len, msg, 8, mac, &mac_len) == NULL || mac_len < 20) {
+    if (EVP_MAC_init(ctx, NULL, 0, NULL) != 1 || EVP_MAC_update(ctx, msg, 8) != 1 ||
+        EVP_MAC_final(ctx, mac, &mac_len, sizeof mac) != 1 || mac_len < 20) {
         char err[256];
         ERR_error_string_n(ERR_get_error(), err, sizeof err);
         fprintf(stderr, "otpgate-floor: HMAC failed: %s\n", err);
@@ -456,17 +471,45 @@ static void reader_open(struct reader *r)
     r->recovery = prepare(r->db, "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL");
 }
 
-static void reader_close(struct reader *r)
+/* Readers are kept for the next request (as otpgated keeps its read connections):
+   opening one and preparing its statements costs more than a verify. */
+static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct reader *idle_readers[128];
+static int idle_count;
+
+static struct reader *reader_take(void)
 {
+    pthread_mutex_lock(&readers_lock);
+    struct reader *r = idle_count > 0 ? idle_readers[--idle_count] : NULL;
+    pthread_mutex_unlock(&readers_lock);
+    if (r)
+        return r;
+    r = calloc(1, sizeof *r);
+    if (!r)
+        die("out of memory");
+    reader_open(r);
+    return r;
+}
+
+static void reader_give_back(struct reader *r)
+{
+    pthread_mutex_lock(&readers_lock);
+    bool kept = idle_count < (int)(sizeof idle_readers / sizeof *idle_readers);
+    if (kept)
+        idle_readers[idle_count++] = r;
+    pthread_mutex_unlock(&readers_lock);
+    if (kept)
+        return;
     sqlite3_stmt *all[] = { r->begin, r->end, r->user, r->tokens, r->limit, r->recovery };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(r->db);
+    free(r);
 }
 
 struct token {
     char id[17], name[65], kind[5];
-    const EVP_MD *md;
+    const char *digest;
     int digits;
     int64_t period, initial, watermark;
     bool has_watermark;
@@ -503,7 +546,7 @@ static enum outcome verify(struct reader *rd, const struct request *rq, uid_t pe
             snprintf(t->name, sizeof t->name, "%s", (const char *)sqlite3_column_text(rd->tokens, 2));
             snprintf(t->kind, sizeof t->kind, "%s", (const char *)sqlite3_column_text(rd->tokens, 3));
             const char *alg = (const char *)sqlite3_column_text(rd->tokens, 4);
-            t->md = strcmp(alg, "SHA256") == 0 ? EVP_sha256() : strcmp(alg, "SHA512") == 0 ? EVP_sha512() : EVP_sha1();
+            t->digest = strcmp(alg, "SHA256") == 0 ? "SHA256" : strcmp(alg, "SHA512") == 0 ? "SHA512" : "SHA1";
             t->digits = sqlite3_column_int(rd->tokens, 5);
             t->period = sqlite3_column_int64(rd->tokens, 6);
             t->initial = sqlite3_column_int64(rd->tokens, 7);
@@ -566,10 +609,14 @@ static enum outcome verify(struct reader *rd, const struct request *rq, uid_t pe
             bool has_fresh = false;
             uint64_t fresh = 0;
             size_t code_len = strlen(rq->code);
+            EVP_MAC_CTX *mac = hmac_prepare(t->digest, t->secret, t->secret_len);
+            OPENSSL_cleanse(t->secret, sizeof t->secret);
+            if (!mac)
+                return O_UNAVAILABLE;
             for (int k = 0; k < n; k++) {
                 char code[16];
-                if (hotp(t->md, t->secret, t->secret_len, candidates[k], t->digits, code) != 0) {
-                    OPENSSL_cleanse(t->secret, sizeof t->secret);
+                if (hotp(mac, candidates[k], t->digits, code) != 0) {
+                    EVP_MAC_CTX_free(mac);
                     return O_UNAVAILABLE;
                 }
                 bool match = code_len == (size_t)t->digits && CRYPTO_memcmp(code, rq->code, code_len) == 0;
@@ -582,7 +629,7 @@ static enum outcome verify(struct reader *rd, const struct request *rq, uid_t pe
                     replayed = true;
                 }
             }
-            OPENSSL_cleanse(t->secret, sizeof t->secret);
+            EVP_MAC_CTX_free(mac);
             if (has_fresh) {
                 char detail[128];
                 int64_t drift = fresh >= expected ? (int64_t)(fresh - expected) : -(int64_t)(expected - fresh);
@@ -683,8 +730,6 @@ static void *serve(void *arg)
 {
     struct connection c = *(struct connection *)arg;
     free(arg);
-    struct reader rd = { 0 };
-    bool have_reader = false;
     char buf[MAX_LINE + 1], out[2048];
     size_t used = 0;
     for (;;) {
@@ -709,13 +754,11 @@ static void *serve(void *arg)
         if (strcmp(rq.op, "health") == 0) {
             len = (size_t)snprintf(out, sizeof out, "{\"ok\":true,\"store\":\"ok\",\"v\":1,\"version\":\"floor\"}\n");
         } else if (strcmp(rq.op, "verify") == 0 && *rq.user && *rq.code) {
-            if (!have_reader) {
-                reader_open(&rd);
-                have_reader = true;
-            }
             char token[65] = "", factor[5] = "";
             int remaining = 0;
-            enum outcome o = verify(&rd, &rq, c.peer.uid, token, factor, &remaining);
+            struct reader *rd = reader_take();
+            enum outcome o = verify(rd, &rq, c.peer.uid, token, factor, &remaining);
+            reader_give_back(rd);
             log_outcome(&rq, c.peer.uid, c.peer.pid, o);
             len = reply(out, sizeof out, &rq, o, factor, token, remaining);
         } else {
@@ -728,7 +771,6 @@ static void *serve(void *arg)
         used = rest;
     }
     explicit_bzero(buf, sizeof buf);
-    if (have_reader) reader_close(&rd);
     close(c.fd);
     return NULL;
 }
@@ -769,6 +811,9 @@ int main(int argc, char **argv)
     memcpy(key_id, digest, 4);
     OPENSSL_cleanse(input, sizeof input);
 
+    hmac_algorithm = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!hmac_algorithm)
+        die("OpenSSL has no HMAC");
     snprintf(db_path, sizeof db_path, "%s/store/otpgate.db", dir);
     writer = open_db();
     w_limit = prepare(writer, "SELECT rhost, failures, locked_until FROM limiter WHERE user_id = ? AND rhost IN ('', ?)");
