@@ -46,6 +46,11 @@ extension OTPGateBench {
         @Option(name: .customLong("idle-gap"), help: "Seconds of quiet before each idle login.")
         var idleGap = 2.0
 
+        @Option(
+            name: .customLong("daemon-user"),
+            help: "Who runs otpgated and the floor: otpgate (as on a real install: the module must then look that user up to trust the socket) or root.")
+        var daemonUser = "otpgate"
+
         @Option(help: "pam_otpgate.so to load.")
         var module = "pam/build/pam_otpgate.so"
 
@@ -66,6 +71,9 @@ extension OTPGateBench {
 
         func run() throws {
             guard geteuid() == 0 else { throw BenchError("peers needs root (a temporary user and /etc/pam.d files)") }
+            guard daemonUser == PeersFixture.daemonUser || daemonUser == "root" else {
+                throw ValidationError("--daemon-user is otpgate or root")
+            }
             guard runs >= 1, warmup >= 0, idleLogins >= 0, idleGap >= 0 else {
                 throw ValidationError("--runs must be at least 1; --warmup, --idle-logins and --idle-gap not negative")
             }
@@ -83,13 +91,15 @@ extension OTPGateBench {
             try BenchEnvironment.refuseTmpfs(dir)
 
             let fixture = try PeersFixture(
-                base: dir, module: modulePath, otpgated: otpgatedPath, floor: floorPath, logins: runs + warmup + idleLogins)
+                base: dir, module: modulePath, otpgated: otpgatedPath, floor: floorPath, logins: runs + warmup + idleLogins,
+                daemonAsUser: daemonUser != "root")
             defer { fixture.remove() }
             PeersFixture.removeOnSignal(fixture)
             if !json {
                 print("== PAM logins through pamtester: \(runs) timed per module after \(warmup) warm-up, shuffled interleaved rounds; then \(idleLogins) per module \(idleGap) s apart")
                 print("temporary user \(fixture.user), services /etc/pam.d/otpgate-bench-*, files in \(fixture.work)")
-                print("user \(PeersFixture.daemonUser) " + (fixture.createdDaemonUser ? "created for this run (removed at the end)" : "exists (left as it is)"))
+                print("user \(PeersFixture.daemonUser) " + (fixture.createdDaemonUser ? "created for this run (removed at the end)" : "exists (left as it is)")
+                    + "; otpgated and the floor run as \(daemonUser)")
                 print("machine: \(MachineState.summary()) (at start)")
             }
 
@@ -124,7 +134,7 @@ extension OTPGateBench {
             if json {
                 var object: [String: Any] = [
                     "runs": runs, "warmup": warmup, "idle_logins": idleLogins, "idle_gap_s": idleGap, "machine": MachineState.summary(),
-                    "otpgate_user_created": fixture.createdDaemonUser,
+                    "otpgate_user_created": fixture.createdDaemonUser, "daemon_user": daemonUser,
                 ]
                 for (name, summaries) in tables {
                     var table: [String: Any] = [:]

@@ -59,11 +59,11 @@ extension OTPGateBench {
             show("protocol: encode a verify reply line", Self.encodeReply(count: 50_000))
             // Before and after issue 14.2, alternating in one loop so both see the same
             // moments of a shared machine.
-            let json = Self.jsonBeforeAfter(count: 50_000)
-            show("JSON parse, JSONDecoder (before)", json.parseOld)
-            show("JSON parse, JSONReader (now)", json.parseNew)
-            show("reply, JSONEncoder round trips (before)", json.encodeOld)
-            show("reply, JSONValueEncoder+JSONWriter (now)", json.encodeNew)
+            let paths = Self.jsonBeforeAfter(count: 50_000)
+            show("JSON parse, JSONDecoder (before)", paths.parseOld)
+            show("JSON parse, JSONReader (now)", paths.parseNew)
+            show("reply, JSONEncoder round trips (before)", paths.encodeOld)
+            show("reply, JSONValueEncoder+JSONWriter (now)", paths.encodeNew)
             let hotp = Self.hotpBeforeAfter(count: 20_000)
             show("22 HOTP codes, a key set-up each (before)", hotp.old)
             show("verify HOTP, one prepared key (now)", hotp.new)

@@ -21,7 +21,9 @@ final class PeersFixture: @unchecked Sendable {
     static let daemonUser = "otpgate"
     private var removed = false
 
-    init(base: String, module: String, otpgated: String, floor: String, logins: Int) throws {
+    /// With `daemonAsUser`, otpgated and the floor run as the `otpgate` user (which
+    /// then owns their state directories), as on a real install; else as root.
+    init(base: String, module: String, otpgated: String, floor: String, logins: Int, daemonAsUser: Bool) throws {
         var template = Array((base + "/otpgate-peers-XXXXXX").utf8CString)
         guard let p = mkdtemp(&template) else { throw BenchError("mkdtemp in \(base) failed") }
         work = String(cString: p)
@@ -65,16 +67,23 @@ final class PeersFixture: @unchecked Sendable {
                 createdServices.append(path)
             }
 
+            var prefix: [String] = []
+            if daemonAsUser {
+                for dir in [population.directory, floorPopulation.directory] {
+                    try ChildProcess.must(["chown", "-R", Self.daemonUser + ":", dir])
+                }
+                prefix = ["/usr/bin/setpriv", "--reuid", Self.daemonUser, "--regid", Self.daemonUser, "--clear-groups", "--"]
+            }
             try "# otpgate-bench peers: otpgated defaults\n".write(
                 toFile: population.directory + "/bench-otpgated.toml", atomically: true, encoding: .utf8)
             let daemon = try DaemonProcess(
                 executable: otpgated, stateDirectory: population.directory, config: population.directory + "/bench-otpgated.toml",
-                logPath: population.directory + "/otpgated.log")
+                logPath: population.directory + "/otpgated.log", prefix: prefix)
             self.daemon = daemon
             _ = try daemon.waitUntilReady()
             let floorServer = try DaemonProcess(
                 executable: floor, stateDirectory: floorPopulation.directory, config: "/dev/null",
-                logPath: floorPopulation.directory + "/otpgated.log")
+                logPath: floorPopulation.directory + "/otpgated.log", prefix: prefix)
             self.floorServer = floorServer
             _ = try floorServer.waitUntilReady()
         } catch {
