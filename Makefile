@@ -33,34 +33,43 @@ test: test-deps
 	python3 Tests/System/test_import.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
 	python3 Tests/System/test_parity.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated pam/build
 	scripts/test-install-destdir.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
+	$(MAKE) -C bench/floor
+	bench/floor/smoke.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path) bench/floor/build/otpgate-floor
 
-# Benchmarks (docs/PERFORMANCE.md): release build, then probes of the parts (fsync,
-# commit, HMAC, socket), verify load closed and open loop with the fsync count,
-# start-up and memory, and (as root) PAM logins against pam_google_authenticator and
-# pam_oath. About 4 minutes. Bigger: make bench BENCH_USERS=1000000 (enrols once into
-# BENCH_STATE, reused by every scenario, removed at the end).
+# Benchmarks (docs/PERFORMANCE.md): release build and the floor server (bench/floor),
+# then probes of the parts (fsync, commit, HMAC, socket), verify load closed and open
+# loop with the fsync count, each beside the floor on the same population (ratios
+# printed), start-up and memory, and (as root) PAM logins against
+# pam_google_authenticator, pam_oath and the floor, interleaved and idle. About 7
+# minutes. Bigger: make bench BENCH_USERS=1000000 (enrols once into BENCH_STATE,
+# reused by every scenario with the limiter cleared between them, removed at the end).
 BENCH_DEPS     = pamtester strace libpam-google-authenticator libpam-oath
 BENCH_USERS    ?= 10000
 BENCH_DURATION ?= 10
 BENCH_RUNS     ?= 200
+BENCH_ROUNDS   ?= 2
+BENCH_IDLE     ?= 3
+BENCH_IDLE_GAP ?= 2
 BENCH_STATE    ?= /var/tmp/otpgate-bench-$(BENCH_USERS)
+BENCH_FLOOR    = bench/floor/build/otpgate-floor
 
 bench: deps
 	@scripts/ensure-deps.sh $(BENCH_DEPS)
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
 	$(MAKE) -C pam
+	$(MAKE) -C bench/floor
 	@set -e; B=$$($(SWIFT) build -c release $(SWIFT_FLAGS) --show-bin-path)/otpgate-bench; \
-	S="--state-dir $(BENCH_STATE) --users $(BENCH_USERS)"; \
+	S="--state-dir $(BENCH_STATE) --users $(BENCH_USERS)"; F="--floor $(BENCH_FLOOR)"; \
 	trap 'rm -rf $(BENCH_STATE) $(BENCH_STATE)-hotp' EXIT; \
 	$$B probe; \
-	$$B load $$S --connections 64 --duration $(BENCH_DURATION) --fsync-pass 5 --label "closed loop, 64 connections"; \
-	$$B load $$S --connections 1 --duration $(BENCH_DURATION) --label "closed loop, 1 connection"; \
-	$$B load $$S --connections 64 --rate 1000 --duration $(BENCH_DURATION) --label "open loop, 1000/s"; \
-	$$B load $$S --connections 64 --rate 1000 --duration $(BENCH_DURATION) --mix valid=50,wrong=25,replay=25 --label "open loop, 1000/s, half failures"; \
-	$$B load --state-dir $(BENCH_STATE)-hotp --users 10000 --kind hotp --connections 64 --duration $(BENCH_DURATION) --label "closed loop, HOTP (22 HMACs per verify)"; \
+	$$B load $$S $$F --rounds $(BENCH_ROUNDS) --connections 64 --duration $(BENCH_DURATION) --fsync-pass 5 --label "closed loop, 64 connections"; \
+	$$B load $$S $$F --connections 1 --duration $(BENCH_DURATION) --label "closed loop, 1 connection"; \
+	$$B load $$S $$F --rounds $(BENCH_ROUNDS) --connections 64 --rate 1000 --duration $(BENCH_DURATION) --label "open loop, 1000/s"; \
+	$$B load $$S $$F --connections 64 --rate 1000 --duration $(BENCH_DURATION) --mix valid=50,wrong=25,replay=25 --label "open loop, 1000/s, half failures"; \
+	$$B load --state-dir $(BENCH_STATE)-hotp --users 10000 --kind hotp $$F --connections 64 --duration $(BENCH_DURATION) --label "closed loop, HOTP (22 HMACs per verify)"; \
 	$$B startup $$S --starts 5; \
 	python3 scripts/timing-probe.py $$($(SWIFT) build -c release $(SWIFT_FLAGS) --show-bin-path)/otpgated --samples 2000; \
-	if [ "$$(id -u)" -eq 0 ]; then $$B peers --runs $(BENCH_RUNS); \
+	if [ "$$(id -u)" -eq 0 ]; then $$B peers --runs $(BENCH_RUNS) --idle-logins $(BENCH_IDLE) --idle-gap $(BENCH_IDLE_GAP) --floor $(BENCH_FLOOR); \
 	else echo "bench: PAM logins skipped (they need root: a temporary user and /etc/pam.d files)"; fi
 
 # Builds release binaries, creates the otpgate user, installs everything, creates

@@ -115,6 +115,8 @@ let package = Package(
                 "OTPCore", "OTPGateStore", "OTPGateProtocol", "OTPGateClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // Only to reset the limiter of a reused population between scenarios.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -85,10 +85,9 @@ public enum OTPVerifier {
         }
         var fresh: UInt64?
         var replayed = false
+        let generator = HOTP.Generator(secret: secret, algorithm: parameters.algorithm, digits: parameters.digits)
         for candidate in candidates {
-            let expectedCode = HOTP.code(
-                secret: secret, counter: candidate, algorithm: parameters.algorithm,
-                digits: parameters.digits)
+            let expectedCode = generator.code(counter: candidate)
             let matches = ConstantTime.equal(code, expectedCode)
             let isFresh = watermark.map { candidate > $0 } ?? true
             if matches && isFresh {

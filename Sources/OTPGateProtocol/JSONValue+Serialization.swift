@@ -1,15 +1,16 @@
 import Foundation
 
 extension JSONValue {
-    /// Parses one JSON text (any value, not only an object). Throws whatever
-    /// `JSONDecoder` throws for text that is not JSON.
+    /// Parses one JSON text (any value, not only an object), with `JSONReader`.
+    /// Throws `JSONSyntaxError` for text that is not JSON.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        try JSONReader.parse(bytes)
     }
 
-    /// Converts an `Encodable` value (a result struct, say) into its JSON form.
+    /// Converts an `Encodable` value (a result struct, say) into its JSON form,
+    /// directly (`JSONValueEncoder`), as a round trip through JSON text would.
     public init(encoding value: some Encodable) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
+        self = try JSONValueEncoder.encode(value)
     }
 
     /// Decodes this value into a `Decodable` type, as if it had been read from JSON.
@@ -17,14 +18,18 @@ extension JSONValue {
         try JSONDecoder().decode(type, from: Data(jsonText.utf8))
     }
 
-    /// Compact JSON with sorted keys, so that equal values always give equal text.
-    /// Never contains a raw newline: newlines inside strings are escaped.
+    /// Compact JSON with sorted keys, so that equal values always give equal text
+    /// (`JSONWriter`). Never contains a raw newline: newlines inside strings are escaped.
     public var jsonText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Only a non-finite number could make the encoder throw, and `encode(to:)`
-        // writes those as null; the fallback is there to stay total, not expected.
-        guard let data = try? encoder.encode(self) else { return "null" }
-        return String(decoding: data, as: UTF8.self)
+        String(decoding: jsonBytes, as: UTF8.self)
+    }
+
+    /// The same as UTF-8 bytes.
+    public var jsonBytes: [UInt8] {
+        var writer = JSONWriter()
+        // Only more than 511 nested containers make the writer refuse (as JSONEncoder
+        // did); null keeps `jsonText` total, as it was.
+        guard (try? writer.write(self)) != nil else { return Array("null".utf8) }
+        return writer.bytes
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Glibc
 
 /// A state directory with an enrolled population and a config file, ready for
@@ -50,10 +51,29 @@ final class BenchEnvironment {
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    func startDaemon(straceOutput: String? = nil) throws -> DaemonProcess {
-        try DaemonProcess(
-            executable: options.otpgatedPath(), stateDirectory: directory, config: configPath, logPath: logPath,
-            straceOutput: straceOutput)
+    /// Starts otpgated (or, with `executable`, the floor server) on this directory,
+    /// after clearing the limiter: every scenario starts with no failures counted,
+    /// whatever earlier runs on a reused `--state-dir` left behind.
+    func startDaemon(executable: String? = nil, straceOutput: String? = nil) throws -> DaemonProcess {
+        try Self.resetLimiter(databasePath: population.databasePath)
+        return try DaemonProcess(
+            executable: executable ?? options.otpgatedPath(), stateDirectory: directory, config: configPath,
+            logPath: logPath, straceOutput: straceOutput)
+    }
+
+    /// Deletes every limiter row (failure counts and locks) of the store, with no
+    /// daemon running; returns how many there were.
+    @discardableResult
+    static func resetLimiter(databasePath: String) throws -> Int {
+        do {
+            let queue = try DatabaseQueue(path: databasePath)
+            return try queue.write { db in
+                try db.execute(sql: "DELETE FROM limiter")
+                return db.changesCount
+            }
+        } catch {
+            throw BenchError("cannot reset the limiter in \(databasePath): \(error)")
+        }
     }
 
     func finish() {

@@ -17,10 +17,15 @@ final class DaemonProcess {
     var adminSocketPath: String { stateDirectory + "/otpgated-admin.sock" }
 
     /// Starts the daemon with `config` as its config file; its output goes to `logPath`.
-    init(executable: String, stateDirectory: String, config: String, logPath: String, straceOutput: String? = nil) throws {
+    /// `prefix` runs it through another program that execs it (`setpriv` to run it as
+    /// another user), so the pid stays the daemon's.
+    init(
+        executable: String, stateDirectory: String, config: String, logPath: String, straceOutput: String? = nil,
+        prefix: [String] = []
+    ) throws {
         self.stateDirectory = stateDirectory
         self.straceOutput = straceOutput
-        var arguments = [executable, "--state-dir", stateDirectory, "--config", config]
+        var arguments = prefix + [executable, "--state-dir", stateDirectory, "--config", config]
         if let straceOutput {
             arguments = ["/usr/bin/strace", "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", straceOutput] + arguments
         }

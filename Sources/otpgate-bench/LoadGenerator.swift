@@ -56,6 +56,7 @@ struct LoadGenerator {
             outcomes = outcomes + w.outcomes
             skipped += w.skipped
             if let e = w.error { errors.append(e) }
+            errors += w.surprises
         }
         return LoadResult(
             seconds: duration, latency: LatencySummary(samples), outcomes: outcomes, skipped: skipped,

@@ -40,6 +40,8 @@ final class LoadWorker: @unchecked Sendable {
     /// TOTP: requests skipped because the user had no fresh step left.
     private(set) var skipped = 0
     private(set) var error: String?
+    /// Answers that did not fit the request (the first three).
+    private(set) var surprises: [String] = []
 
     /// A user may fail this many times in a row before the generator sends a valid
     /// code (which clears the count), so the limiter (10 free failures per user by
@@ -248,6 +250,17 @@ final class LoadWorker: @unchecked Sendable {
         case (.replay, .error("invalid_code")): expected = population.kind == .totp
         default: expected = false
         }
-        if !expected { outcomes.unexpected += 1 }
+        if !expected {
+            outcomes.unexpected += 1
+            // The first few, so a report says what went wrong, not only how often.
+            if outcomes.unexpected <= 3 {
+                let got: String
+                switch answer {
+                case .ok: got = "ok"
+                case .error(let code): got = code
+                }
+                surprises.append("connection \(index): a \(request.kind) code for bench\(request.user) (counter \(request.counter)) got \(got)")
+            }
+        }
     }
 }

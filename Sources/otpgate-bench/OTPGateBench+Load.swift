@@ -42,17 +42,53 @@ extension OTPGateBench {
         @Option(help: "A name for this scenario in the report.")
         var label: String?
 
+        @Option(
+            help: ArgumentHelp(
+                "The floor server (bench/floor/build/otpgate-floor): run the same scenario against it too, on the same population, and report otpgated's figures as ratios to its.",
+                discussion: "With --rounds N the two alternate N times (otpgated, floor, otpgated, ...), so that both see the same minutes of a shared machine."))
+        var floor: String?
+
+        @Option(help: "With --floor: how many times otpgated and the floor take turns.")
+        var rounds = 1
+
         func run() throws {
             let say: (String) -> Void = { line in if !common.json { print(line) } }
             let env = try BenchEnvironment(common, say: say)
             defer { env.finish() }
-            guard connections >= 1, duration > 0, warmup >= 0 else {
-                throw ValidationError("--connections must be at least 1 and --duration positive")
+            guard connections >= 1, duration > 0, warmup >= 0, rounds >= 1 else {
+                throw ValidationError("--connections and --rounds must be at least 1 and --duration positive")
             }
+            if let floor, !FileManager.default.isExecutableFile(atPath: floor) {
+                throw BenchError("no floor server at \(floor); build it with make -C bench/floor")
+            }
+            let name = label ?? ((health ? "health, " : "") + (rate.map { "open loop \(Int($0))/s" } ?? "closed loop"))
+            var failed = false
+            var comparisons: [LoadComparison] = []
+            for round in 0..<(floor == nil ? 1 : rounds) {
+                let suffix = floor == nil || rounds == 1 ? "" : " (round \(round + 1) of \(rounds))"
+                let (daemonReport, ok) = try pass(env, executable: nil, label: name + suffix, fsyncPass: round == 0 ? fsyncPass : 0)
+                failed = failed || !ok
+                print(common.json ? daemonReport.json : daemonReport.text)
+                guard let floor else { continue }
+                let (floorReport, floorOK) = try pass(env, executable: floor, label: name + ", floor" + suffix, fsyncPass: 0)
+                failed = failed || !floorOK
+                print(common.json ? floorReport.json : floorReport.text)
+                comparisons.append(LoadComparison(daemon: daemonReport.result, floor: floorReport.result))
+            }
+            if !comparisons.isEmpty {
+                let summary = LoadComparison.summary(comparisons, label: name)
+                print(common.json ? summary.json : summary.text)
+            }
+            if failed { throw ExitCode(1) }
+        }
 
+        /// One run of the scenario against otpgated (or the floor at `executable`).
+        private func pass(
+            _ env: BenchEnvironment, executable: String?, label: String, fsyncPass: Double
+        ) throws -> (LoadReport, Bool) {
             let machine = MachineState.summary()
             let logStart = env.logSize()
-            let daemon = try env.startDaemon()
+            let daemon = try env.startDaemon(executable: executable)
             let ready = try daemon.waitUntilReady()
             let idle = daemon.memory()
             var generator = LoadGenerator(
@@ -67,7 +103,7 @@ extension OTPGateBench {
             var fsyncs: (calls: Int, verifies: Int)?
             if fsyncPass > 0 {
                 let summary = env.directory + "/strace-summary.txt"
-                let traced = try env.startDaemon(straceOutput: summary)
+                let traced = try env.startDaemon(executable: executable, straceOutput: summary)
                 _ = try traced.waitUntilReady()
                 var pass = generator
                 pass.warmup = 0
@@ -78,14 +114,12 @@ extension OTPGateBench {
             }
 
             let report = LoadReport(
-                label: label ?? ((health ? "health, " : "") + (rate.map { "open loop \(Int($0))/s" } ?? "closed loop")), users: env.population.users,
+                label: label, users: env.population.users,
                 kind: env.population.kind, connections: connections, rate: rate, mix: mix,
                 workerThreads: common.workerThreads, enrolSeconds: env.enrolSeconds, readyMS: Monotonic.milliseconds(ready),
                 idleMemory: idle, loadedMemory: loaded, result: result, writes: writes, fsyncs: fsyncs, exitStatus: status, machine: machine)
-            print(common.json ? report.json : report.text)
-            if !result.errors.isEmpty || result.outcomes.unexpected > 0 || status != 0 {
-                throw ExitCode(1)
-            }
+            let ok = result.errors.isEmpty && result.outcomes.unexpected == 0 && status == 0
+            return (report, ok)
         }
     }
 }

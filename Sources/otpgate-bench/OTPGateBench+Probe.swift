@@ -57,6 +57,16 @@ extension OTPGateBench {
             show("store: verificationContext (read + unseal)", try Self.contextRead(in: work, count: 20_000))
             show("protocol: parse a verify request", Self.parseRequest(count: 50_000))
             show("protocol: encode a verify reply line", Self.encodeReply(count: 50_000))
+            // Before and after issue 14.2, alternating in one loop so both see the same
+            // moments of a shared machine.
+            let paths = Self.jsonBeforeAfter(count: 50_000)
+            show("JSON parse, JSONDecoder (before)", paths.parseOld)
+            show("JSON parse, JSONReader (now)", paths.parseNew)
+            show("reply, JSONEncoder round trips (before)", paths.encodeOld)
+            show("reply, JSONValueEncoder+JSONWriter (now)", paths.encodeNew)
+            let hotp = Self.hotpBeforeAfter(count: 20_000)
+            show("22 HOTP codes, a key set-up each (before)", hotp.old)
+            show("verify HOTP, one prepared key (now)", hotp.new)
             show("Unix socket round trip (socketpair)", try Self.socketRoundTrip(count: 100_000))
             let common = try CommonOptions.parse(otpgated.map { ["--otpgated", $0] } ?? [])
             let daemon = try Self.daemonRoundTrips(in: work, otpgated: common.otpgatedPath(), count: count)
@@ -161,6 +171,58 @@ extension OTPGateBench {
             time(count) {
                 _ = Reply.success(id: nil, result: VerifyResult(factor: .totp, token: "phone", recoveryRemaining: 10)).line
             }
+        }
+
+        /// The old JSON path (JSONDecoder into JSONValue; a result through JSONEncoder
+        /// and JSONDecoder, the reply through JSONEncoder) against the new one, on the
+        /// daemon's verify request and reply.
+        static func jsonBeforeAfter(count: Int) -> (parseOld: LatencySummary, parseNew: LatencySummary, encodeOld: LatencySummary, encodeNew: LatencySummary) {
+            let line = Array(#"{"v":1,"op":"verify","user":"bench1234","code":"123456","service":"otpgate-bench"}"#.utf8)
+            let result = VerifyResult(factor: .totp, token: "phone", recoveryRemaining: 10)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var samples: [[UInt64]] = [[], [], [], []]
+            for _ in 0..<count {
+                var t = Monotonic.now()
+                _ = try? JSONDecoder().decode(JSONValue.self, from: Data(line))
+                samples[0].append(Monotonic.now() - t)
+                t = Monotonic.now()
+                _ = try? JSONValue.parse(line)
+                samples[1].append(Monotonic.now() - t)
+                t = Monotonic.now()
+                if case .object(var fields)? = try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(result)) {
+                    fields["ok"] = true
+                    fields["v"] = 1
+                    let text = (try? encoder.encode(JSONValue.object(fields))).map { String(decoding: $0, as: UTF8.self) + "\n" }
+                    if text?.isEmpty ?? true { print("") }
+                }
+                samples[2].append(Monotonic.now() - t)
+                t = Monotonic.now()
+                _ = Reply.success(id: nil, result: result).line
+                samples[3].append(Monotonic.now() - t)
+            }
+            return (LatencySummary(samples[0]), LatencySummary(samples[1]), LatencySummary(samples[2]), LatencySummary(samples[3]))
+        }
+
+        /// HOTP look-ahead 10 as before (each of the 22 codes set its HMAC key up: what
+        /// `HOTP.code` still does for one code) against the verifier now (one prepared
+        /// key for all 22), alternating.
+        static func hotpBeforeAfter(count: Int) -> (old: LatencySummary, new: LatencySummary) {
+            let secret = [UInt8](repeating: 9, count: 20)
+            let parameters = try! OTPParameters(kind: .hotp)
+            var old: [UInt64] = []
+            var new: [UInt64] = []
+            var sink = 0
+            for _ in 0..<count {
+                var t = Monotonic.now()
+                for counter in UInt64(90)...UInt64(111) { sink &+= Int(HOTP.code(secret: secret, counter: counter)[0]) }
+                old.append(Monotonic.now() - t)
+                t = Monotonic.now()
+                _ = try? OTPVerifier.verifyHOTP(code: "000000", secret: secret, parameters: parameters, lookAhead: 10, watermark: 100)
+                new.append(Monotonic.now() - t)
+            }
+            if sink == 42 { print("") }
+            return (LatencySummary(old), LatencySummary(new))
         }
 
         static func socketRoundTrip(count: Int) throws -> LatencySummary {

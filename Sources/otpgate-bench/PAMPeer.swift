@@ -4,6 +4,9 @@ enum PAMPeer: String, CaseIterable, Sendable {
     /// (process start, PAM set-up), which every other row includes too.
     case baseline = "pam_permit"
     case otpgate = "pam_otpgate"
+    /// pam_otpgate against the floor server (bench/floor) instead of otpgated: the
+    /// same module, socket checks and durable work, with the least server around it.
+    case floor = "pam_otpgate + floor"
     case google = "pam_google_authenticator"
     case oath = "pam_oath"
 

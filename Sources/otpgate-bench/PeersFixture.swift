@@ -3,18 +3,27 @@ import Glibc
 import OTPCore
 
 /// What the PAM comparison sets up and takes down: a temporary system user with a
-/// home, four /etc/pam.d services, a users.oath file, and an otpgated with one
-/// enrolled user per login.
+/// home, five /etc/pam.d services, a users.oath file, an otpgated and a floor server
+/// with one enrolled user per login each, and (as on a real install) the `otpgate`
+/// system user, created only if it is missing and then removed again.
 final class PeersFixture: @unchecked Sendable {
     let work: String
     let user: String
     let home: String
     let oathFile: String
     let population: Population
+    let floorPopulation: Population
     private var daemon: DaemonProcess?
+    private var floorServer: DaemonProcess?
+    /// Whether this run created the `otpgate` user (and so removes it).
+    private(set) var createdDaemonUser = false
+
+    static let daemonUser = "otpgate"
     private var removed = false
 
-    init(base: String, module: String, otpgated: String, logins: Int) throws {
+    /// With `daemonAsUser`, otpgated and the floor run as the `otpgate` user (which
+    /// then owns their state directories), as on a real install; else as root.
+    init(base: String, module: String, otpgated: String, floor: String, logins: Int, daemonAsUser: Bool) throws {
         var template = Array((base + "/otpgate-peers-XXXXXX").utf8CString)
         guard let p = mkdtemp(&template) else { throw BenchError("mkdtemp in \(base) failed") }
         work = String(cString: p)
@@ -23,7 +32,15 @@ final class PeersFixture: @unchecked Sendable {
         home = work + "/home"
         oathFile = work + "/oath/users.oath"
         population = try Population.create(directory: work + "/otpgated", users: logins, kind: .totp, period: 30) { _ in }
+        floorPopulation = try Population.create(directory: work + "/floor", users: logins, kind: .totp, period: 30) { _ in }
         do {
+            if getpwnam(Self.daemonUser) == nil {
+                try ChildProcess.must([
+                    "useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                    Self.daemonUser,
+                ])
+                createdDaemonUser = true
+            }
             try ChildProcess.must(["useradd", "--no-create-home", "--home-dir", home, "--shell", "/usr/sbin/nologin", user])
             createdUser = true
             try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
@@ -36,6 +53,7 @@ final class PeersFixture: @unchecked Sendable {
             let services: [(PAMPeer, String)] = [
                 (.baseline, "auth required pam_permit.so"),
                 (.otpgate, "auth required \(module) socket=\(socket)"),
+                (.floor, "auth required \(module) socket=\(floorPopulation.directory)/otpgated.sock"),
                 (.google, "auth required pam_google_authenticator.so"),
                 (.oath, "auth required pam_oath.so usersfile=\(oathFile) window=1 digits=6"),
             ]
@@ -49,13 +67,25 @@ final class PeersFixture: @unchecked Sendable {
                 createdServices.append(path)
             }
 
+            var prefix: [String] = []
+            if daemonAsUser {
+                for dir in [population.directory, floorPopulation.directory] {
+                    try ChildProcess.must(["chown", "-R", Self.daemonUser + ":", dir])
+                }
+                prefix = ["/usr/bin/setpriv", "--reuid", Self.daemonUser, "--regid", Self.daemonUser, "--clear-groups", "--"]
+            }
             try "# otpgate-bench peers: otpgated defaults\n".write(
                 toFile: population.directory + "/bench-otpgated.toml", atomically: true, encoding: .utf8)
             let daemon = try DaemonProcess(
                 executable: otpgated, stateDirectory: population.directory, config: population.directory + "/bench-otpgated.toml",
-                logPath: population.directory + "/otpgated.log")
+                logPath: population.directory + "/otpgated.log", prefix: prefix)
             self.daemon = daemon
             _ = try daemon.waitUntilReady()
+            let floorServer = try DaemonProcess(
+                executable: floor, stateDirectory: floorPopulation.directory, config: "/dev/null",
+                logPath: floorPopulation.directory + "/otpgated.log", prefix: prefix)
+            self.floorServer = floorServer
+            _ = try floorServer.waitUntilReady()
         } catch {
             remove()
             throw error
@@ -71,9 +101,10 @@ final class PeersFixture: @unchecked Sendable {
         switch peer {
         case .baseline:
             return (user, "")
-        case .otpgate:
+        case .otpgate, .floor:
             let step = UInt64(now / 30)
-            return (Population.userName(login), String(decoding: population.code(of: login, counter: step), as: UTF8.self))
+            let users = peer == .otpgate ? population : floorPopulation
+            return (Population.userName(login), String(decoding: users.code(of: login, counter: step), as: UTF8.self))
         case .google:
             let secret = try OTPSecret.generate()
             let file = home + "/.google_authenticator"
@@ -103,8 +134,10 @@ final class PeersFixture: @unchecked Sendable {
         guard !removed else { return }
         removed = true
         daemon?.stop()
+        floorServer?.stop()
         for path in createdServices { unlink(path) }
         if createdUser { _ = try? ChildProcess.run(["userdel", user]) }
+        if createdDaemonUser { _ = try? ChildProcess.run(["userdel", Self.daemonUser]) }
         try? FileManager.default.removeItem(atPath: work)
     }
 
