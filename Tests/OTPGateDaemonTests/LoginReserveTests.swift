@@ -24,14 +24,14 @@ struct LoginReserveTests {
         let token = try admin.enroll(user: "root", kind: "hotp")
 
         // Five uids, each trying for 6 connections and renewing every one the daemon
-        // closes or refuses: 30 wanted, 24 unprivileged slots.
+        // closes or refuses 50 ms later: 30 wanted, 24 unprivileged slots.
         var users: [ThrowawayUser] = []
         defer { for u in users { u.remove() } }
         var holders: [LoadClients] = []
         for _ in 0..<5 {
             let user = try ThrowawayUser()
             users.append(user)
-            holders.append(try LoadClients(["hold", "6"], path: daemon.socketPath, seconds: 60, as: user))
+            holders.append(try LoadClients(["hold", "6", "0.05"], path: daemon.socketPath, seconds: 60, as: user))
         }
         for h in holders { _ = try h.report() }
         // And root: 40 idle connections, more than all the slots, each renewed a second
