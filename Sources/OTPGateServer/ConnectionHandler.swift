@@ -46,6 +46,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var inFlight = false
     private var inputClosed = false
     private var closing = false
+    /// The latest reply's write, so that a close after it waits for it.
+    private var lastWrite: EventLoopFuture<Void>?
 
     init(_ shared: Context) {
         self.shared = shared
@@ -160,8 +162,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         while let context, let peer, !inFlight, !closing, context.channel.isWritable {
             guard let frame = pending.popFirst() else {
                 if inputClosed {
+                    // After the last reply is out, not before: close would drop it.
                     closing = true
-                    context.close(promise: nil)
+                    let channel = context.channel
+                    if let lastWrite { lastWrite.whenComplete { _ in channel.close(promise: nil) } } else { channel.close(promise: nil) }
                 } else {
                     context.read()
                 }
@@ -229,6 +233,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard let context, !closing else { return }
         let buffer = context.channel.allocator.buffer(string: line)
         let written = context.writeAndFlush(wrapOutboundOut(buffer))
+        lastWrite = written
         let channel = context.channel
         if thenClose { closing = true }
         written.whenComplete { _ in
