@@ -177,14 +177,17 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Answers a line at once (bad input, over budget) or hands it to a worker.
     private func start(_ frame: RequestFrame, peer: Peer, context: ChannelHandlerContext) {
-        guard case .line(let line) = frame else {
+        guard case .line(var line) = frame else {
             send(RequestError.lineTooLong.reply.line, thenClose: true)
             return
         }
+        let parsed = Result { () throws(RequestError) in try Request.parse(line: line.readableBytesView) }
+        // The line carries the code: its only copy here is zeroed once parsed.
+        line.setRepeatingByte(0, count: line.readableBytes, at: line.readerIndex)
         let request: Request
-        do {
-            request = try Request.parse(line: line.readableBytesView)
-        } catch {
+        switch parsed {
+        case .success(let r): request = r
+        case .failure(let error):
             send(error.reply.line, thenClose: error.closesConnection)
             return
         }
