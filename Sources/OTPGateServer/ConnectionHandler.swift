@@ -46,6 +46,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var inFlight = false
     private var inputClosed = false
     private var closing = false
+    /// The latest reply's write, so that a close after it waits for it.
+    private var lastWrite: EventLoopFuture<Void>?
 
     init(_ shared: Context) {
         self.shared = shared
@@ -160,8 +162,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         while let context, let peer, !inFlight, !closing, context.channel.isWritable {
             guard let frame = pending.popFirst() else {
                 if inputClosed {
+                    // After the last reply is out, not before: close would drop it.
                     closing = true
-                    context.close(promise: nil)
+                    let channel = context.channel
+                    if let lastWrite { lastWrite.whenComplete { _ in channel.close(promise: nil) } } else { channel.close(promise: nil) }
                 } else {
                     context.read()
                 }
@@ -173,14 +177,17 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Answers a line at once (bad input, over budget) or hands it to a worker.
     private func start(_ frame: RequestFrame, peer: Peer, context: ChannelHandlerContext) {
-        guard case .line(let line) = frame else {
+        guard case .line(var line) = frame else {
             send(RequestError.lineTooLong.reply.line, thenClose: true)
             return
         }
+        let parsed = Result { () throws(RequestError) in try Request.parse(line: line.readableBytesView) }
+        // The line carries the code: its only copy here is zeroed once parsed.
+        line.setRepeatingByte(0, count: line.readableBytes, at: line.readerIndex)
         let request: Request
-        do {
-            request = try Request.parse(line: line.readableBytesView)
-        } catch {
+        switch parsed {
+        case .success(let r): request = r
+        case .failure(let error):
             send(error.reply.line, thenClose: error.closesConnection)
             return
         }
@@ -229,6 +236,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard let context, !closing else { return }
         let buffer = context.channel.allocator.buffer(string: line)
         let written = context.writeAndFlush(wrapOutboundOut(buffer))
+        lastWrite = written
         let channel = context.channel
         if thenClose { closing = true }
         written.whenComplete { _ in
