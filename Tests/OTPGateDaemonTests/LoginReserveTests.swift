@@ -71,7 +71,10 @@ extension Floods {
         }
 
         @Test func aUserWithFewConnectionsTakesRoomFromTheBiggestHolder() throws {
-            let daemon = try DaemonProcess(config: Self.config)
+            // The holders' connections must stay idle (not closed and renewed, which
+            // would make them too young to take) for the whole test, on a loaded machine
+            // too: a long idle timeout here.
+            let daemon = try DaemonProcess(config: Self.config.replacingOccurrences(of: "idle_timeout = 2", with: "idle_timeout = 60"))
             var users: [ThrowawayUser] = []
             defer { for u in users { u.remove() } }
             // Four uids with 6 each fill the 24 unprivileged slots.
