@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 import OTPGateClient
 import OTPGateProtocol
-import OTPGateServer
+import OTPGateConfig
 
 extension Admin {
     /// Checks the host: every line says ok, warn or FAIL, and for a problem the fix.
@@ -56,7 +56,7 @@ extension Admin {
                 add(health.clockSynced ? "ok" : "warn", health.clockSynced ? "clock is NTP-synchronised" : "clock is not NTP-synchronised",
                     fix: health.clockSynced ? nil : "enable time sync (systemctl enable --now systemd-timesyncd); TOTP fails once the clock drifts")
             } catch {
-                add("fail", "otpgated does not answer on \(client.socketPath): \(error.message)",
+                add("fail", "otpgated does not answer on \(client.socketPath): \(error)",
                     fix: "start it: systemctl start otpgated.socket otpgated.service (or sudo make install)")
             }
 

@@ -77,7 +77,7 @@ struct OTPGated: AsyncParsableCommand {
             config: settings, credentialsDirectory: environment["CREDENTIALS_DIRECTORY"], logger: logger)
         let store = try OTPStore(
             path: settings.databasePath, key: key, keySource: keySource, logger: logger,
-            limiterPolicy: settings.limiter, now: RequestHandler.systemTime())
+            limiterPolicy: LimiterPolicy(settings.limiter), now: RequestHandler.systemTime())
 
         let clock = ClockMonitor(logger: logger)
         clock.check()

@@ -1,5 +1,3 @@
-public import OTPGateStore
-
 /// Everything otpgated can be told, with the defaults documented in
 /// etc/otpgate/otpgated.toml. Paths are absolute.
 public struct ServerConfig: Sendable, Equatable {
@@ -24,7 +22,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var recoveryCodes = 10
 
     // [limiter]
-    public var limiter = LimiterPolicy.standard
+    public var limiter = LimiterSettings()
 
     // [server]
     public var idleTimeout: Int64 = 30
