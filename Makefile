@@ -27,10 +27,11 @@ build: deps
 test: test-deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
-	scripts/check-units.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated
+	scripts/check-units.sh "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated"
 	$(MAKE) -C pam test
-	python3 Tests/System/test_logins.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated pam/build/pam_otpgate.so
-	scripts/test-install-destdir.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
+	scripts/test-clone-path.sh
+	python3 Tests/System/test_logins.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated" pam/build/pam_otpgate.so
+	scripts/test-install-destdir.sh "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
 
 # Benchmarks (docs/PERFORMANCE.md): release build, then probes of the parts (fsync,
 # commit, HMAC, socket), verify load closed and open loop with the fsync count,
