@@ -27,14 +27,15 @@ build: deps
 test: test-deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
-	scripts/check-units.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated
+	scripts/check-units.sh "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated"
 	$(MAKE) -C pam test
-	python3 Tests/System/test_logins.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated pam/build/pam_otpgate.so
-	python3 Tests/System/test_import.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
-	python3 Tests/System/test_parity.py $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated pam/build
-	scripts/test-install-destdir.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
+	scripts/test-clone-path.sh
+	python3 Tests/System/test_logins.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated" pam/build/pam_otpgate.so
+	python3 Tests/System/test_import.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
+	python3 Tests/System/test_parity.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated" pam/build
+	scripts/test-install-destdir.sh "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
 	$(MAKE) -C bench/floor
-	bench/floor/smoke.sh $$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path) bench/floor/build/otpgate-floor
+	bench/floor/smoke.sh "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)" bench/floor/build/otpgate-floor
 
 # Benchmarks (docs/PERFORMANCE.md): release build and the floor server (bench/floor),
 # then probes of the parts (fsync, commit, HMAC, socket), verify load closed and open

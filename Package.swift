@@ -11,12 +11,10 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "otpgate",
     products: [
-        .library(name: "OTPCore", targets: ["OTPCore"]),
-        .library(name: "OTPGateStore", targets: ["OTPGateStore"]),
-        .library(name: "OTPGateProtocol", targets: ["OTPGateProtocol"]),
-        .library(name: "OTPGateServer", targets: ["OTPGateServer"]),
+        // The only libraries outside code may bind to: the client and its wire types.
+        // The store, the server and the config are internals of the daemon.
         .library(name: "OTPGateClient", targets: ["OTPGateClient"]),
-        .library(name: "OTPGateImport", targets: ["OTPGateImport"]),
+        .library(name: "OTPGateProtocol", targets: ["OTPGateProtocol"]),
         .executable(name: "otpgated", targets: ["otpgated"]),
         .executable(name: "otpgate", targets: ["otpgate"]),
     ],
@@ -66,7 +64,12 @@ let package = Package(
         ),
         .target(
             name: "OTPGateClient",
-            dependencies: ["OTPGateProtocol"],
+            dependencies: [
+                "OTPGateProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Parsers for other tools' files (google-authenticator, pam_oath, otpauth
@@ -76,10 +79,13 @@ let package = Package(
             dependencies: ["OTPCore", "OTPGateProtocol", "COpenSSL"],
             swiftSettings: swiftSettings
         ),
+        // Shared by the daemon and the CLI (doctor reads the daemon's config); no store.
+        .target(name: "OTPGateVersion", swiftSettings: swiftSettings),
+        .target(name: "OTPGateConfig", dependencies: ["OTPGateProtocol"], swiftSettings: swiftSettings),
         .target(
             name: "OTPGateServer",
             dependencies: [
-                "OTPCore", "OTPGateStore", "OTPGateProtocol", "COTPGateSystem",
+                "OTPCore", "OTPGateStore", "OTPGateProtocol", "OTPGateConfig", "OTPGateVersion", "COTPGateSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,7 +109,9 @@ let package = Package(
         .executableTarget(
             name: "otpgate",
             dependencies: [
-                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateServer", "OTPGateStore", "CQREncode",
+                // Never the store or the server: `swift build --product otpgate` builds
+                // no GRDB and no ServiceLifecycle (README, layout).
+                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateConfig", "OTPGateVersion", "CQREncode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "OTPGateImport",
             ],
@@ -132,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "OTPGateServerTests",
             dependencies: [
-                "OTPGateServer", "OTPGateProtocol", "OTPGateStore",
+                "OTPGateServer", "OTPGateConfig", "OTPGateProtocol", "OTPGateStore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -161,6 +169,20 @@ let package = Package(
                 "otpgate", "otpgated", "otpgate-client-example", "OTPCore", "OTPGateClient", "OTPGateProtocol",
             ],
             exclude: ["enroll_pty.py"],
+            swiftSettings: swiftSettings
+        ),
+        // A process that embeds the client beside a timer and calls a daemon that never
+        // answers; OTPGateClientTests runs it (a process of its own, so that no other
+        // test's threads disturb the timer it measures).
+        .executableTarget(
+            name: "otpgate-client-probe",
+            dependencies: ["OTPGateClient"],
+            path: "Tests/ClientProbe",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OTPGateClientTests",
+            dependencies: ["OTPGateClient", "OTPGateProtocol", "otpgate-client-probe"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

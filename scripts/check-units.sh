@@ -9,8 +9,10 @@ bound=1.0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp systemd/otpgated.service systemd/otpgated.socket systemd/otpgated-admin.socket "$work"/
-# verify checks that ExecStart exists, so point it at the binary just built.
-sed -i "s|^ExecStart=.*|ExecStart=$binary|" "$work/otpgated.service"
+# verify checks that ExecStart exists, so point it at (a copy of, in case its path
+# has white space) the binary just built.
+cp "$binary" "$work/otpgated"
+sed -i "s|^ExecStart=.*|ExecStart=$work/otpgated|" "$work/otpgated.service"
 cd "$work"
 out=$(systemd-analyze verify --man=no ./otpgated.service ./otpgated.socket ./otpgated-admin.socket 2>&1) || {
     echo "$out"; echo "check-units: systemd-analyze verify failed" >&2; exit 1; }

@@ -1,32 +1,75 @@
-import Dispatch
+public import Logging
+internal import NIOCore
+internal import NIOPosix
 public import OTPGateProtocol
 
 /// An async client for otpgated's Unix sockets, for the `otpgate` CLI and for any
 /// local service that wants to check a one-time code.
 ///
 /// ```swift
-/// let client = OTPGateClient()                       // the public socket
+/// let client = OTPGateClient()  // the public socket, 10 s per call
 /// do {
 ///     let result = try await client.verify(user: "alice", code: "123456", service: "myapp")
-///     print("accepted by \(result.factor)")
+///     print("accepted: \(result.factor.rawValue)")
 /// } catch let error as OTPGateClientError where error.code == .daemon(.invalidCode) {
 ///     print("wrong code")
+/// } catch {
+///     print("refused: \(error)")  // fail closed: anything but a success is a "no"
 /// }
 /// ```
 ///
-/// Each call opens one connection, sends one request and waits for its reply, all
-/// within `timeout`. The blocking socket work runs on a background thread, never on
-/// the caller's executor.
+/// Each call opens one connection, sends one request and waits for its reply. The
+/// timeout is one deadline, taken when the call starts, for connecting, sending and
+/// receiving together; cancelling the calling task ends the call at once with
+/// `.cancelled`. No call blocks a thread: the socket work runs on SwiftNIO's shared
+/// event loops, or on a group the caller passes (`init(configuration:eventLoopGroup:)`).
+///
+/// Before anything is sent, the socket file and the process that accepted the
+/// connection must belong to a trusted uid (`Configuration.trustedUIDs`: root and the
+/// `otpgate` user by default, as pam_otpgate requires).
 public struct OTPGateClient: Sendable {
     public static let defaultSocketPath = "/run/otpgate/otpgated.sock"
     public static let defaultAdminSocketPath = "/run/otpgate/otpgated-admin.sock"
 
-    public let socketPath: String
-    public let timeout: Duration
+    /// What a client connects to and how long it waits.
+    public struct Configuration: Sendable, Hashable {
+        public var socketPath: String
+        /// For each call, from its start to the reply.
+        public var timeout: Duration
+        /// Who may own the socket file and the daemon process.
+        public var trustedUIDs: TrustedUIDs
 
-    public init(socketPath: String = OTPGateClient.defaultSocketPath, timeout: Duration = .seconds(10)) {
-        self.socketPath = socketPath
-        self.timeout = timeout
+        public init(
+            socketPath: String = OTPGateClient.defaultSocketPath, timeout: Duration = .seconds(10),
+            trustedUIDs: TrustedUIDs = .standard
+        ) {
+            self.socketPath = socketPath
+            self.timeout = timeout
+            self.trustedUIDs = trustedUIDs
+        }
+    }
+
+    public let configuration: Configuration
+    let eventLoopGroup: any EventLoopGroup
+    /// Used by calls that are not given a logger of their own.
+    let backgroundLogger: Logger
+
+    public var socketPath: String { configuration.socketPath }
+    public var timeout: Duration { configuration.timeout }
+
+    /// A client on SwiftNIO's shared event loop group. Without a logger it logs nothing.
+    public init(configuration: Configuration = Configuration(), backgroundLogger: Logger? = nil) {
+        self.init(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, backgroundLogger: backgroundLogger)
+    }
+
+    public init(socketPath: String, timeout: Duration = .seconds(10)) {
+        self.init(configuration: Configuration(socketPath: socketPath, timeout: timeout))
+    }
+
+    init(configuration: Configuration, group: any EventLoopGroup, backgroundLogger: Logger?) {
+        self.configuration = configuration
+        self.eventLoopGroup = group
+        self.backgroundLogger = backgroundLogger ?? Logger(label: "otpgate-client", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
     /// A client for the admin socket (root only, unless configured otherwise).
@@ -34,30 +77,29 @@ public struct OTPGateClient: Sendable {
         OTPGateClient(socketPath: socketPath, timeout: timeout)
     }
 
-    /// Sends any request and returns the daemon's reply, success or failure.
-    public func send(_ request: Request) async throws(OTPGateClientError) -> Reply {
-        let path = socketPath
-        let timeout = timeout
-        let result: Result<Reply, OTPGateClientError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(OTPGateClientError) in
-                    let socket = try UnixLineSocket(path: path, timeout: timeout)
-                    try socket.send(request.line)
-                    let line = try socket.receiveLine()
-                    switch Result(catching: { () throws(ReplyDecodingError) in try Reply.parse(line: line) }) {
-                    case .success(let reply): return reply
-                    case .failure(let error):
-                        throw OTPGateClientError(.protocolError, "unreadable reply from otpgated: \(error.message)")
-                    }
-                })
+    /// Sends any request and returns the daemon's reply, success or failure. Throws
+    /// `OTPGateClientError` when no reply in protocol v1 arrived.
+    public func send(_ request: Request, logger: Logger? = nil) async throws -> Reply {
+        let deadline = NIODeadline.now() + TimeAmount(configuration.timeout)
+        var logger = logger ?? backgroundLogger
+        logger[metadataKey: "request.op"] = "\(request.payload.operation.rawValue)"
+        guard !Task.isCancelled else { throw OTPGateClientError(.cancelled, "the call to otpgated was cancelled") }
+        do {
+            let line = try await exchange(request.line, deadline: deadline, logger: logger)
+            do {
+                return try Reply.parse(line: line)
+            } catch {
+                throw OTPGateClientError(.protocolError, "unreadable reply from otpgated: \(error.message)")
             }
+        } catch let error as OTPGateClientError {
+            logger.debug("otpgated call failed", metadata: ["error.code": "\(error.code)"])
+            throw error
         }
-        return try result.get()
     }
 
     /// Sends a request and decodes a success into `R`; a failure becomes an error.
-    func call<R: Decodable>(_ payload: Request.Payload, as type: R.Type) async throws(OTPGateClientError) -> R {
-        let reply = try await send(Request(payload: payload))
+    func call<R: Decodable>(_ payload: Request.Payload, as type: R.Type, logger: Logger?) async throws -> R {
+        let reply = try await send(Request(payload: payload), logger: logger)
         switch reply.outcome {
         case .failure(let failure):
             throw OTPGateClientError(failure)
@@ -70,65 +112,8 @@ public struct OTPGateClient: Sendable {
         }
     }
 
-    func callEmpty(_ payload: Request.Payload) async throws(OTPGateClientError) {
-        let reply = try await send(Request(payload: payload))
+    func callEmpty(_ payload: Request.Payload, logger: Logger?) async throws {
+        let reply = try await send(Request(payload: payload), logger: logger)
         if case .failure(let failure) = reply.outcome { throw OTPGateClientError(failure) }
-    }
-
-    // MARK: - Operations
-
-    public func verify(
-        user: String, code: String, service: String? = nil, rhost: String? = nil, tty: String? = nil
-    ) async throws(OTPGateClientError) -> VerifyResult {
-        try await call(.verify(VerifyRequest(user: user, code: code, service: service, rhost: rhost, tty: tty)), as: VerifyResult.self)
-    }
-
-    public func status(user: String) async throws(OTPGateClientError) -> StatusResult {
-        try await call(.status(StatusRequest(user: user)), as: StatusResult.self)
-    }
-
-    public func enrollBegin(_ request: EnrollBeginRequest) async throws(OTPGateClientError) -> EnrollBeginResult {
-        try await call(.enrollBegin(request), as: EnrollBeginResult.self)
-    }
-
-    public func enrollConfirm(user: String, enrollment: String, code: String) async throws(OTPGateClientError) -> EnrollConfirmResult {
-        try await call(.enrollConfirm(EnrollConfirmRequest(user: user, enrollment: enrollment, code: code)), as: EnrollConfirmResult.self)
-    }
-
-    public func enrollCancel(user: String, enrollment: String) async throws(OTPGateClientError) {
-        try await callEmpty(.enrollCancel(EnrollCancelRequest(user: user, enrollment: enrollment)))
-    }
-
-    public func removeToken(user: String, token: String, code: String? = nil) async throws(OTPGateClientError) -> TokenRemoveResult {
-        try await call(.tokenRemove(TokenRemoveRequest(user: user, token: token, code: code)), as: TokenRemoveResult.self)
-    }
-
-    public func regenerateRecoveryCodes(user: String, code: String? = nil) async throws(OTPGateClientError) -> RecoveryRegenerateResult {
-        try await call(.recoveryRegenerate(RecoveryRegenerateRequest(user: user, code: code)), as: RecoveryRegenerateResult.self)
-    }
-
-    public func health() async throws(OTPGateClientError) -> HealthResult {
-        try await call(.health, as: HealthResult.self)
-    }
-
-    public func listUsers() async throws(OTPGateClientError) -> AdminListResult {
-        try await call(.adminList, as: AdminListResult.self)
-    }
-
-    public func reset(user: String) async throws(OTPGateClientError) {
-        try await callEmpty(.adminReset(AdminResetRequest(user: user)))
-    }
-
-    public func unlock(user: String) async throws(OTPGateClientError) {
-        try await callEmpty(.adminUnlock(AdminUnlockRequest(user: user)))
-    }
-
-    public func audit(user: String? = nil, since: Timestamp? = nil, limit: Int? = nil) async throws(OTPGateClientError) -> AdminAuditResult {
-        try await call(.adminAudit(AdminAuditRequest(user: user, since: since, limit: limit)), as: AdminAuditResult.self)
-    }
-
-    /// Re-encrypts every secret under a new master key (admin socket).
-    public func rekey() async throws(OTPGateClientError) -> AdminRekeyResult {
-        try await call(.adminRekey, as: AdminRekeyResult.self)
     }
 }

@@ -87,7 +87,7 @@ public enum DaemonSetup {
         do {
             store = try OTPStore(
                 path: config.databasePath, key: key, keySource: keySource, logger: logger,
-                limiterPolicy: config.limiter, create: mayCreate, now: now)
+                limiterPolicy: LimiterPolicy(config.limiter), create: mayCreate, now: now)
         } catch {
             guard error.code == .storeMissing else { throw error }
             throw StoreError(

@@ -3,13 +3,14 @@ public import Logging
 import OTPCore
 public import OTPGateProtocol
 public import OTPGateStore
+import OTPGateVersion
 import Synchronization
 
 /// Answers parsed requests for a known peer: authorization, then the operation, then
 /// the reply. Synchronous and blocking (SQLite, scrypt): the listener runs it on a
 /// thread pool, never on an event loop.
 public final class RequestHandler: Sendable {
-    public static let version = "0.1.0"
+    public static let version = OTPGateVersion.current
 
     let store: OTPStore
     let config: ServerConfig

@@ -33,7 +33,7 @@ public enum KeyFile {
             case ENOENT:
                 throw StoreError(
                     .keyMissing,
-                    "master key \(path) does not exist; create it with 'otpgate admin keygen' (or let otpgated create it on first start)")
+                    "master key \(path) does not exist; create it with 'otpgated --create-key' (or let otpgated create it on first start)")
             case ELOOP:
                 throw StoreError(
                     .keyInvalid,

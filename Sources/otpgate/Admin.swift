@@ -2,13 +2,11 @@ import ArgumentParser
 import Foundation
 import OTPGateClient
 import OTPGateProtocol
-import OTPGateServer
-import OTPGateStore
 
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage every user's second factor (admin socket; root by default).",
-        subcommands: [List.self, Show.self, Reset.self, Unlock.self, Audit.self, Keygen.self, Rekey.self, Doctor.self, Import.self, Resync.self])
+        subcommands: [List.self, Show.self, Reset.self, Unlock.self, Audit.self, Rekey.self, Doctor.self, Import.self, Resync.self])
 }
 
 extension Admin {
@@ -18,7 +16,7 @@ extension Admin {
 
         func run() async throws {
             let client = global.client(admin: true)
-            let result = try await call { () throws(OTPGateClientError) in try await client.listUsers() }
+            let result = try await call { try await client.listUsers() }
             if global.json { return Output.json(result) }
             Output.table(
                 ["USER", "TOKENS", "RECOVERY", "FAILURES", "LOCKED", "LAST USED"],
@@ -41,8 +39,8 @@ extension Admin {
 
         func run() async throws {
             let client = global.client(admin: true)
-            let status = try await call { () throws(OTPGateClientError) in try await client.status(user: user) }
-            let audit = try await call { () throws(OTPGateClientError) in try await client.audit(user: user, limit: 10) }
+            let status = try await call { try await client.status(user: user) }
+            let audit = try await call { try await client.audit(user: user, limit: 10) }
             if global.json { return Output.json(Combined(status: status, events: audit.events)) }
             printStatus(status)
             if !audit.events.isEmpty {
@@ -70,7 +68,7 @@ extension Admin {
                 }
             }
             let client = global.client(admin: true)
-            try await call { () throws(OTPGateClientError) in try await client.reset(user: user) }
+            try await call { try await client.reset(user: user) }
             if global.json { Output.json(["reset": user]) } else { print("\(user) has no second factor now; they can enrol again.") }
         }
     }
@@ -82,7 +80,7 @@ extension Admin {
 
         func run() async throws {
             let client = global.client(admin: true)
-            try await call { () throws(OTPGateClientError) in try await client.unlock(user: user) }
+            try await call { try await client.unlock(user: user) }
             if global.json { Output.json(["unlocked": user]) } else { print("\(user) is unlocked.") }
         }
     }
@@ -107,27 +105,10 @@ extension Admin {
         func run() async throws {
             let from = since.flatMap { Timestamp(rfc3339: $0) ?? Int64($0).map(Timestamp.init(unixSeconds:)) }
             let client = global.client(admin: true)
-            let result = try await call { () throws(OTPGateClientError) in
+            let result = try await call {
                 try await client.audit(user: user, since: from, limit: limit)
             }
             if global.json { Output.json(result) } else { printEvents(result.events) }
-        }
-    }
-
-    struct Keygen: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Create a master key file (mode 0600); never overwrites one.")
-        @Option(help: "Where to write it.")
-        var output: String = "/etc/otpgate/master.key"
-
-        func run() async throws {
-            do {
-                let key = try MasterKey.generate()
-                try KeyFile.write(key, to: output)
-                print("Created \(output) (key id \(key.id)). Give it to the daemon's user: chown otpgate: \(output)")
-            } catch {
-                throw Failure.exit(error.message, status: Failure.refused)
-            }
         }
     }
 
@@ -138,7 +119,7 @@ extension Admin {
 
         func run() async throws {
             let client = global.client(admin: true)
-            let result = try await call { () throws(OTPGateClientError) in try await client.rekey() }
+            let result = try await call { try await client.rekey() }
             if global.json { return Output.json(result) }
             print("Re-encrypted \(result.secrets) secrets under key \(result.keyID). Back up the new key file.")
         }

@@ -10,7 +10,7 @@ struct Disable: AsyncParsableCommand {
     func run() async throws {
         guard let user = Terminal.currentUser else { throw Failure.exit("cannot tell who you are", status: 1) }
         let client = global.client()
-        let status = try await call { () throws(OTPGateClientError) in try await client.status(user: user) }
+        let status = try await call { try await client.status(user: user) }
         guard status.tokens.count == 1, let token = status.tokens.first else {
             if status.tokens.isEmpty { throw Failure.exit("you have no token", status: Failure.refused) }
             let names = status.tokens.map(\.name).joined(separator: ", ")
@@ -40,7 +40,7 @@ func removeToken(user: String, token: String, client: OTPGateClient, json: Bool)
     guard let code = Terminal.readSecret(prompt: "Current code: "), !code.isEmpty else {
         throw Failure.exit("a current code is needed", status: Failure.refused)
     }
-    let result = try await call { () throws(OTPGateClientError) in
+    let result = try await call {
         try await client.removeToken(user: user, token: token, code: code)
     }
     if json {

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateConfig
 
 extension Admin {
     /// Checks the host: every line says ok, warn or FAIL, and for a problem the file,
@@ -52,7 +53,7 @@ extension Admin {
                     : DoctorFinding(.warn, "clock is not NTP-synchronised",
                                     fix: "enable time sync (systemctl enable --now systemd-timesyncd); TOTP fails once the clock drifts"))
             } catch {
-                findings.append(DoctorFinding(.fail, "otpgated does not answer on \(socket): \(error.message)",
+                findings.append(DoctorFinding(.fail, "otpgated does not answer on \(socket): \(error)",
                                               fix: "start it: systemctl start otpgated.socket otpgated.service (or sudo make install)"))
             }
 

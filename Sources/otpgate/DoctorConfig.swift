@@ -1,5 +1,5 @@
 import Foundation
-import OTPGateServer
+import OTPGateConfig
 
 /// What doctor needs from the daemon's config file, read in this one place (so it can
 /// follow the config parser wherever it lives).

@@ -54,7 +54,7 @@ extension Enroll {
             guard let user = user ?? Terminal.currentUser else { throw Failure.exit("cannot tell who you are", status: 1) }
             let client = global.client(admin: global.socket == nil && self.user != nil)
             var code: String?
-            let status = try await call { () throws(OTPGateClientError) in try await client.status(user: user) }
+            let status = try await call { try await client.status(user: user) }
             if status.enrolled && self.user == nil {
                 guard !global.json || !Terminal.isInteractive else {
                     throw Failure.exit("you already have a token; give a current code on standard input", status: 1)
@@ -65,7 +65,7 @@ extension Enroll {
                 user: user, name: name, kind: hotp ? .hotp : .totp, algorithm: TokenAlgorithm(rawValue: algorithm.uppercased()),
                 digits: digits,
                 period: hotp ? nil : period, code: code)
-            let begun = try await call { () throws(OTPGateClientError) in try await client.enrollBegin(request) }
+            let begun = try await call { try await client.enrollBegin(request) }
             if let path = qrSVG {
                 guard let qr = QRCode(encoding: begun.uri) else { throw Failure.exit("could not draw the QR code", status: 1) }
                 try writePrivate(qr.svg(), to: path)
@@ -85,8 +85,7 @@ extension Enroll {
                     print("Token '\(done.name)' is active.")
                     if let codes = done.recoveryCodes { showRecoveryCodes(codes) }
                     return
-                } catch {
-                    // (No `catch where` here: on a typed throw it crashes Swift 6.3.1.)
+                } catch let error as OTPGateClientError {
                     guard error.code == .daemon(.invalidCode) && attempt < tries else {
                         // Leave no pending enrolment behind (five of them block the next one).
                         try? await client.enrollCancel(user: user, enrollment: begun.enrollment)
@@ -150,7 +149,7 @@ extension Enroll {
                 throw Failure.exit("no code given", status: 1)
             }
             let client = global.client(admin: global.socket == nil && self.user != nil)
-            let done = try await call { () throws(OTPGateClientError) in
+            let done = try await call {
                 try await client.enrollConfirm(user: user, enrollment: enrollment, code: code)
             }
             if global.json {
@@ -199,7 +198,7 @@ extension Enroll {
         func run() async throws {
             guard let user = user ?? Terminal.currentUser else { throw Failure.exit("cannot tell who you are", status: 1) }
             let client = global.client(admin: global.socket == nil && self.user != nil)
-            try await call { () throws(OTPGateClientError) in try await client.enrollCancel(user: user, enrollment: enrollment) }
+            try await call { try await client.enrollCancel(user: user, enrollment: enrollment) }
             if !global.json { print("Enrolment cancelled.") } else { Output.json(["cancelled": enrollment]) }
         }
     }

@@ -18,26 +18,22 @@ enum Failure {
     }
 
     static func exit(_ error: OTPGateClientError) -> ExitCode {
-        switch error.code {
-        case .unreachable, .timeout, .protocolError, .daemon(.unavailable), .daemon(.internal):
-            return exit(error.message, status: unreachable)
-        case .permissionDenied:
+        if error.code == .permissionDenied {
             // The daemon is there; this caller may not use that socket (the admin socket
             // as a user): a refusal like `forbidden`, not "the daemon is down".
             return exit(error.message, status: refused)
-        case .daemon(.rateLimited):
-            return exit(error.message, status: limited)
-        case .daemon, .unknownDaemonError:
-            return exit(error.message, status: refused)
         }
+        if error.isUnavailable || error.code == .cancelled { return exit(error.message, status: unreachable) }
+        if error.code == .daemon(.rateLimited) { return exit(error.message, status: limited) }
+        return exit(error.message, status: refused)
     }
 }
 
 /// Runs a client call; a failure ends the command with its line and exit status.
-func call<T>(_ body: () async throws(OTPGateClientError) -> T) async throws -> T {
+func call<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
-    } catch {
+    } catch let error as OTPGateClientError {
         throw Failure.exit(error)
     }
 }

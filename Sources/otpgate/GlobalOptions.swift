@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import OTPGateClient
 import OTPGateProtocol
 
@@ -15,6 +16,9 @@ struct GlobalOptions: ParsableArguments {
 
     func client(admin: Bool = false) -> OTPGateClient {
         let path = socket ?? (admin ? OTPGateClient.defaultAdminSocketPath : OTPGateClient.defaultSocketPath)
-        return OTPGateClient(socketPath: path, timeout: .seconds(max(1, timeout)))
+        // Trusted: root and the otpgate user (as for pam_otpgate), and yourself, so that a
+        // daemon you run with --state-dir answers you; nobody else's socket is believed.
+        return OTPGateClient(
+            configuration: .init(socketPath: path, timeout: .seconds(max(1, timeout)), trustedUIDs: .standard(and: getuid())))
     }
 }

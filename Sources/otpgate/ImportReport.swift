@@ -84,13 +84,11 @@ struct ImportReport: Encodable {
             if result.outcome == .skipped {
                 row.reason = "already has \(result.existing) token\(result.existing == 1 ? "" : "s") (--replace or --add to import anyway)"
             }
-        } catch {
-            switch error.code {
-            case .unreachable, .timeout, .permissionDenied, .protocolError: throw Failure.exit(error)
-            default:
-                row.outcome = "failed"
-                row.reason = error.message
-            }
+        } catch let error as OTPGateClientError {
+            // Only the daemon's own refusal is this user's; anything else ends the run.
+            guard error.code.daemonCode != nil || error.code.rawDaemonCode != nil else { throw Failure.exit(error) }
+            row.outcome = "failed"
+            row.reason = error.message
         }
         return row
     }

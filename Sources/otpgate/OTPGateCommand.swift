@@ -1,5 +1,5 @@
 import ArgumentParser
-import OTPGateServer
+import OTPGateVersion
 
 /// otpgate: enrol and manage one-time codes for PAM logins.
 @main
@@ -19,6 +19,6 @@ struct OTPGateCommand: AsyncParsableCommand {
               4   'admin doctor' found a problem
               64  bad command line
             """,
-        version: RequestHandler.version,
+        version: OTPGateVersion.current,
         subcommands: [Enroll.self, Status.self, RecoveryCodes.self, Disable.self, Token.self, Resync.self, Admin.self])
 }

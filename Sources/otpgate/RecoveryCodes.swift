@@ -17,7 +17,7 @@ struct RecoveryCodes: AsyncParsableCommand {
                 throw Failure.exit("a current code is needed", status: 1)
             }
             let client = global.client()
-            let result = try await call { () throws(OTPGateClientError) in
+            let result = try await call {
                 try await client.regenerateRecoveryCodes(user: user, code: code)
             }
             if global.json { Output.json(result) } else { showRecoveryCodes(result.recoveryCodes) }

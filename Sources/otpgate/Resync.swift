@@ -40,7 +40,7 @@ extension Admin {
 }
 
 func resync(user: String, token: String?, client: OTPGateClient, json: Bool) async throws {
-    let status = try await call { () throws(OTPGateClientError) in try await client.status(user: user) }
+    let status = try await call { try await client.status(user: user) }
     let candidates = token.map { t in status.tokens.filter { $0.name == t || $0.id == t } } ?? status.tokens
     guard let chosen = candidates.first else {
         throw Failure.exit(status.tokens.isEmpty ? "\(user) has no token" : "\(user) has no token '\(token ?? "")'", status: Failure.refused)
@@ -60,7 +60,7 @@ func resync(user: String, token: String?, client: OTPGateClient, json: Bool) asy
         }
         codes.append(code)
     }
-    let result = try await call { () throws(OTPGateClientError) in
+    let result = try await call {
         try await client.resync(user: user, token: chosen.id, codes: codes)
     }
     if json { return Output.json(result) }

@@ -12,7 +12,7 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         guard let user = user ?? Terminal.currentUser else { throw Failure.exit("cannot tell who you are", status: 1) }
         let client = global.client()
-        let status = try await call { () throws(OTPGateClientError) in try await client.status(user: user) }
+        let status = try await call { try await client.status(user: user) }
         if global.json {
             Output.json(status)
         } else {

@@ -42,12 +42,11 @@ do {
     let result = try await client.verify(user: user, code: code, service: service)
     let token = result.token.map { " token \($0)" } ?? ""
     print("accepted: \(result.factor.rawValue)\(token), \(result.recoveryRemaining) recovery codes left")
-} catch {
+} catch let error as OTPGateClientError {
     // Fail closed: anything but a success is a "no".
-    switch error.code {
-    case .daemon(.rateLimited): fail("refused: \(error.message)", 2)
-    case .unreachable, .permissionDenied, .timeout, .protocolError, .daemon(.unavailable), .daemon(.internal):
-        fail("no answer: \(error.message)", 3)
-    default: fail("refused: \(error.message)", 1)
-    }
+    if error.code == .daemon(.rateLimited) { fail("refused: \(error.message)", 2) }
+    if error.isUnavailable || error.code == .permissionDenied { fail("no answer: \(error.message)", 3) }
+    fail("refused: \(error.message)", 1)
+} catch {
+    fail("no answer: \(error)", 3)
 }

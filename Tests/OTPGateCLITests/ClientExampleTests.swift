@@ -43,15 +43,23 @@ import Testing
     /// close it a second time from deinit; in a threaded program that closes whatever
     /// another thread opened under the same number meanwhile: here it closed pipes and
     /// daemon connections of parallel tests.) strace shows every close and its result.
+    /// The socket file is left behind by a listener that is gone, so the client gets as
+    /// far as connect(2), which is refused.
     @Test func aClientThatCannotConnectClosesItsSocketOnce() async throws {
-        let trace = FileManager.default.temporaryDirectory.appendingPathComponent("otpgate-cli-strace-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("otpgate-cli-strace-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let trace = dir + "/trace"
+        let stale = dir + "/stale.sock"
+        let made = try await Command.run("/usr/bin/python3", ["-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", stale])
+        #expect(made.status == 0, "\(made)")
         let run = try await Command.run(
             "/usr/bin/strace",
-            ["-f", "-qq", "-e", "trace=socket,close", "-o", trace, Programs.clientExample, "--socket", "/nonexistent/otpgated.sock", "dave", "123456"])
-        #expect(run.status == 3, "\(run)")
+            ["-f", "-qq", "-e", "trace=socket,connect,close", "-o", trace, Programs.clientExample, "--socket", stale, "dave", "123456"])
+        #expect(run.status == 3 && run.stderr.contains("Connection refused"), "\(run)")
         let calls = try String(contentsOfFile: trace, encoding: .utf8)
-        #expect(calls.contains("socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0) = "), "\(calls)")
+        #expect(calls.contains("socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC"), "\(calls)")
+        #expect(calls.contains("ECONNREFUSED"), "\(calls)")
         #expect(!calls.contains("EBADF"), "a descriptor was closed twice:\n\(calls)")
     }
 }

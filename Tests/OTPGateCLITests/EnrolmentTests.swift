@@ -83,7 +83,7 @@ import Testing
             let twice = try await daemon.admin.verify(user: "root", code: codes[3])
             Issue.record("a used recovery code was accepted again: \(twice)")
         } catch {
-            #expect(error.code == .daemon(.invalidCode), "\(error)")
+            #expect((error as? OTPGateClientError)?.code == .daemon(.invalidCode), "\(error)")
         }
         let after = try await Programs.otpgate(["status", "--socket", daemon.socketPath])
         #expect(after.status == 0 && after.stdout.contains("recovery codes:     9 left\n"), "\(after)")

@@ -66,6 +66,7 @@ final class TestDaemon: Sendable {
         if let configPath { arguments += ["--config", configPath] }
         var executable = Programs.otpgated
         if let owner {
+            executable = Programs.forOtherUsers(executable)
             arguments = ["--reuid=\(owner.uid)", "--regid=\(owner.gid)", "--clear-groups", "--", executable] + arguments
             executable = "/usr/bin/setpriv"
         }

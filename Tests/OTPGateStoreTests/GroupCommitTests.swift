@@ -39,6 +39,9 @@ struct GroupCommitTests {
 
     /// Runs `count` calls at once on their own threads while the first write holds the
     /// writer, so the others queue up and commit together in the next transaction.
+    /// One `Thread` per blocking writer: parked on `DispatchQueue.global()` they would
+    /// wait for its pool, which grows by about one thread a second (this test alone
+    /// took 33 s that way).
     static func inOneBatch<T: Sendable>(
         _ f: Fixture, count: Int, _ body: @escaping @Sendable (Int, Database) throws -> T
     ) throws -> [Result<T, any Error>] {
@@ -46,7 +49,14 @@ struct GroupCommitTests {
         let holding = DispatchSemaphore(value: 0)
         let results = Mutex<[Int: Result<T, any Error>]>([:])
         let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
+        func onThread(_ work: @escaping @Sendable () -> Void) {
+            group.enter()
+            Thread {
+                work()
+                group.leave()
+            }.start()
+        }
+        onThread {
             _ = try? f.committer.write { _ in
                 holding.signal()
                 release.wait()
@@ -54,7 +64,7 @@ struct GroupCommitTests {
         }
         holding.wait()
         for i in 0..<count {
-            DispatchQueue.global().async(group: group) {
+            onThread {
                 let r = Result { try f.committer.write { db in try body(i, db) } }
                 results.withLock { $0[i] = r }
             }

@@ -30,7 +30,7 @@ struct KeyFileTests {
     @Test func missingKey() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        expectRefusal(dir.file("none"), code: .keyMissing, ["does not exist", "otpgate admin keygen"])
+        expectRefusal(dir.file("none"), code: .keyMissing, ["does not exist", "otpgated --create-key"])
     }
 
     @Test func worldReadableKey() throws {

@@ -39,7 +39,12 @@ class Fake:
         self.log = os.path.join(self.dir, "requests.log")
         open(self.log, "w").close()
         os.chmod(self.log, 0o666)
-        argv = [sys.executable, os.path.join(HERE, "fake_daemon.py"), mode, self.socket, self.log, precheck]
+        # Run from a copy in this world-readable directory: the daemon may run as
+        # another user, who cannot read the clone when it sits in a 0700 home.
+        script = os.path.join(self.dir, "fake_daemon.py")
+        shutil.copy(os.path.join(HERE, "fake_daemon.py"), script)
+        os.chmod(script, 0o644)
+        argv = [sys.executable, script, mode, self.socket, self.log, precheck]
         if as_user:
             u = pwd.getpwnam(as_user)
             os.chown(self.dir, u.pw_uid, u.pw_gid)
@@ -66,7 +71,9 @@ def run(build, socket_path, args="", answer="123456", user="alice", extra=(), ra
     its own return code; otherwise run the whole stack (`before`, the module,
     `after`) through pam_authenticate."""
     confdir = tempfile.mkdtemp(prefix="pam-conf-")
-    module = os.path.join(build, "pam_otpgate.so")
+    # pam.d lines cannot name a path with white space: a link from confdir instead.
+    module = os.path.join(confdir, "pam_otpgate.so")
+    os.symlink(os.path.join(build, "pam_otpgate.so"), module)
     options = f"socket={socket_path} timeout={timeout} {args}".split()
     with open(os.path.join(confdir, "otpgate-test"), "w") as f:
         f.write(before + f"auth required {module} {' '.join(options)}\n" + after)

@@ -1,4 +1,3 @@
-public import OTPGateStore
 import OTPGateProtocol
 
 /// Everything otpgated can be told, with the defaults documented in
@@ -38,7 +37,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxGracePeriod = 86_400
 
     // [limiter]
-    public var limiter = LimiterPolicy.standard
+    public var limiter = LimiterSettings()
 
     // [server]
     public var idleTimeout: Int64 = 30
