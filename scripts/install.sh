@@ -43,7 +43,8 @@ install -m 0644 "$PAMBUILD/pam_otpgate.so" "$d$PAMDIR/pam_otpgate.so"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$d$PAMDIR/pam_otpgate.so"
 install -m 0755 scripts/otpgate-setup "$d$LIBEXEC/otpgate-setup"
 
-"$BINDIR/otpgate" --generate-completion-script bash > "$d$COMPLETIONDIR/otpgate"
+# bash-completion sources the file, so it has no use for the generator's #! line.
+"$BINDIR/otpgate" --generate-completion-script bash | sed '1{/^#!/d}' > "$d$COMPLETIONDIR/otpgate"
 chmod 0644 "$d$COMPLETIONDIR/otpgate"
 for unit in otpgated.service otpgated.socket otpgated-admin.socket; do
     sed -e "s|/usr/local/sbin/otpgated|$PREFIX/sbin/otpgated|" \

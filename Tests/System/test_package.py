@@ -323,6 +323,8 @@ def use_daemon(user):
     # Control: a rename without the reopen leaves the daemon writing to the old file.
     os.rename(LOG, LOG + ".control")
     open(LOG, "w").close()
+    shutil.chown(LOG, "otpgate", "adm")
+    os.chmod(LOG, 0o640)
     rpc(SOCKET, {"v": 1, "op": "verify", "user": f"ctl{RUN}", "code": "123456"})
     wait_for_log(f"ctl{RUN}", None)
     check(f"ctl{RUN}" not in open(LOG).read() and f"ctl{RUN}" in open(LOG + ".control").read(),
