@@ -162,10 +162,13 @@ func requireKnownUser(_ user: String, status: StatusResult, events: [AdminAuditR
         status: Failure.refused)
 }
 
+/// The same check before a change. If the daemon will not answer the questions (the
+/// wrong socket, say), the change itself goes ahead and reports why it fails.
 func requireKnownUser(_ user: String, client: OTPGateClient) async throws {
-    guard getpwnam(user) == nil else { return }
-    let status = try await call { () throws(OTPGateClientError) in try await client.status(user: user) }
-    let audit = try await call { () throws(OTPGateClientError) in try await client.audit(user: user, limit: 1) }
+    guard getpwnam(user) == nil,
+        let status = try? await client.status(user: user),
+        let audit = try? await client.audit(user: user, limit: 1)
+    else { return }
     try requireKnownUser(user, status: status, events: audit.events)
 }
 
