@@ -39,6 +39,7 @@ ENV = dict(os.environ, LC_ALL="C", LANG="C", DEBIAN_FRONTEND="noninteractive")
 RUN = secrets.token_hex(3)
 PAMDIR = "/lib/x86_64-linux-gnu/security"
 MODULE = PAMDIR + "/pam_otpgate.so"
+OTPGATE = "/usr/bin/otpgate"  # the package's, also where `make install` put one in /usr/local
 SOCKET = "/run/otpgate/otpgated.sock"
 LOG = "/var/log/otpgate/otpgated.log"
 SYSTEMD = os.path.isdir("/run/systemd/system")
@@ -199,9 +200,9 @@ class LoginUser:
         self.pamfile = "/etc/pam.d/" + self.service
         self.write_pam()
         undo.append(lambda: os.path.exists(self.pamfile) and os.unlink(self.pamfile))
-        begin = json.loads(run("otpgate", "enroll", "--json", "--user", self.name, check_ok=True).stdout)
+        begin = json.loads(run(OTPGATE, "enroll", "--json", "--user", self.name, check_ok=True).stdout)
         self.secret = begin["secret"]
-        done = run("otpgate", "enroll", "confirm", begin["enrollment"], "--user", self.name, "--json",
+        done = run(OTPGATE, "enroll", "confirm", begin["enrollment"], "--user", self.name, "--json",
                    input=totp(self.secret) + "\n", check_ok=True)
         self.recovery = json.loads(done.stdout)["recovery_codes"]
         self.next_step = 1
@@ -246,7 +247,7 @@ def install_first():
     depends = run("dpkg-deb", "-f", first_deb, "Depends", "Recommends").stdout
     check("bash-completion" in depends and "libpam0g" in depends, "Depends has libpam0g, Recommends bash-completion", depends)
     for page in ["otpgate", "otpgated", "pam_otpgate", "otpgated.toml"]:
-        r = run("man", "-w", page)
+        r = run("man", "-w", "-a", page)
         check(r.returncode == 0 and "/usr/share/man/" in r.stdout, f"man {page} is installed", r.stdout + r.stderr)
     r = run("bash", "-c", "source /usr/share/bash-completion/bash_completion && _completion_loader otpgate; complete -p otpgate")
     check(r.returncode == 0 and "otpgate" in r.stdout, "bash-completion loads the otpgate completion", r.stdout + r.stderr)
@@ -264,9 +265,9 @@ def install_first():
         text = read_log()
         check(re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \w+ ", text, re.M) is not None,
               "log lines start with an RFC 3339 timestamp", text[-400:])
-    r = run("otpgate", "admin", "list")
+    r = run(OTPGATE, "admin", "list")
     check(r.returncode == 0, "otpgate admin list works on the packaged daemon", r.stdout + r.stderr)
-    r = run("otpgate", "admin", "show", f"nosuchuser{RUN}")
+    r = run(OTPGATE, "admin", "show", f"nosuchuser{RUN}")
     check(r.returncode == 1 and "unknown user" in r.stderr, "admin show of an unknown user exits 1", r.stdout + r.stderr)
     r = run("/usr/sbin/otpgated")
     check(r.returncode == 1 and "sudo -u otpgate otpgated" in r.stderr and "chown 0" not in r.stderr,
@@ -278,7 +279,7 @@ def use_daemon(user):
     check(ok, "pamtester login with a TOTP code through the packaged daemon and module", out)
 
     key_before = open("/etc/otpgate/keys/master.key", "rb").read()
-    r = run("otpgate", "admin", "rekey")
+    r = run(OTPGATE, "admin", "rekey")
     key_after = open("/etc/otpgate/keys/master.key", "rb").read()
     check(r.returncode == 0 and key_after != key_before and mode_owner("/etc/otpgate/keys/master.key") == ("600", "otpgate"),
           "otpgate admin rekey replaces the key in the key directory (0600 otpgate)", r.stdout + r.stderr)
