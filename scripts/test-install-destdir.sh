@@ -70,5 +70,8 @@ PREFIX=/usr/local DESTDIR="$root" BINDIR="$bindir" scripts/install.sh >/dev/null
 printf 'auth required pam_otpgate.so\n' > "$root/etc/pam.d/sudo"
 PREFIX=/usr/local DESTDIR="$root" FORCE=1 scripts/uninstall.sh >/dev/null 2>&1 || { echo "destdir: FORCE=1 uninstall failed"; fail=1; }
 [ ! -e "$root$pamdir/pam_otpgate.so" ] || { echo "destdir: FORCE=1 left the module"; fail=1; }
+# sudo's secure_path has no toolchain in it: the Makefile still finds one.
+found=$(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/nonexistent scripts/find-swift.sh) &&
+    "$found" --version >/dev/null 2>&1 || { echo "destdir: find-swift.sh found no toolchain under sudo's secure_path"; fail=1; }
 [ "$fail" = 0 ] && echo "test-install-destdir: every file in place with the right mode"
 exit "$fail"
