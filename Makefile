@@ -1,20 +1,32 @@
 # otpgate: build, test, clean.
 # `make test` is what CI runs; it installs the Debian packages it needs first.
 
-SWIFT       ?= swift
+# The Swift toolchain: SWIFT=/path/to/swift, else found on PATH or where toolchains
+# are usually installed (sudo's secure_path drops /opt/swift; scripts/find-swift.sh).
+ifeq ($(origin SWIFT),undefined)
+SWIFT := $(shell scripts/find-swift.sh 2>/dev/null)
+endif
 SWIFT_FLAGS ?=
 PREFIX      ?= /usr/local
 DESTDIR     ?=
+# What is installed and packaged: release, the Swift runtime linked in (the binaries
+# must not depend on a toolchain directory), only the two programs.
+RELEASE     = -c release --static-swift-stdlib $(SWIFT_FLAGS)
 
 # Packages needed to build (headers and libraries) and to test (peers, tools).
-BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev libqrencode-dev
-TEST_DEPS   = oathtool libpam-google-authenticator libpam-oath socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin
+BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev libqrencode-dev scdoc
+DEB_DEPS    = debhelper dpkg-dev lintian
+TEST_DEPS   = oathtool libpam-google-authenticator libpam-oath socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin tmux imagemagick man-db bash-completion logrotate $(DEB_DEPS)
 
-.PHONY: all build test deps test-deps bench install uninstall clean
+.PHONY: all build test deps test-deps toolchain release man deb bench install uninstall clean
 
 all: build
 
-deps:
+# Fails with what to do when there is no toolchain.
+toolchain:
+	@[ -n "$(SWIFT)" ] || scripts/find-swift.sh >/dev/null
+
+deps: toolchain
 	@scripts/ensure-deps.sh $(BUILD_DEPS)
 
 test-deps: deps
@@ -36,6 +48,12 @@ test: test-deps
 	scripts/test-install-destdir.sh "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
 	$(MAKE) -C bench/floor
 	bench/floor/smoke.sh "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)" bench/floor/build/otpgate-floor
+	$(MAKE) man
+	python3 scripts/check-man.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgate" "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated" build/man
+	python3 Tests/System/test_qr_terminal.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
+	$(MAKE) deb DEB_COMPRESS=gzip
+	$(MAKE) deb DEB_COMPRESS=gzip DEB_VERSION=$$(dpkg-parsechangelog -S Version)+upgradetest1 DEB_DIR=build/deb-upgrade LINTIAN=no
+	python3 Tests/System/test_package.py build/deb/otpgate_*.deb build/deb-upgrade/otpgate_*.deb
 
 # Benchmarks (docs/PERFORMANCE.md): release build and the floor server (bench/floor),
 # then probes of the parts (fsync, commit, HMAC, socket), verify load closed and open
@@ -73,17 +91,40 @@ bench: deps
 	if [ "$$(id -u)" -eq 0 ]; then $$B peers --runs $(BENCH_RUNS) --idle-logins $(BENCH_IDLE) --idle-gap $(BENCH_IDLE_GAP) --floor $(BENCH_FLOOR); \
 	else echo "bench: PAM logins skipped (they need root: a temporary user and /etc/pam.d files)"; fi
 
-# Builds release binaries, creates the otpgate user, installs everything, creates
-# the key if missing and starts the daemon (systemd if running, else in the
-# background). Prints the pam.d and sshd_config lines to add; edits neither.
-install: deps
-	$(SWIFT) build -c release $(SWIFT_FLAGS)
+# The release build of what is installed: otpgated, otpgate and the module (not the
+# benchmark or the test helpers).
+release: deps
+	$(SWIFT) build $(RELEASE) --product otpgated
+	$(SWIFT) build $(RELEASE) --product otpgate
 	$(MAKE) -C pam
-	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$$($(SWIFT) build -c release $(SWIFT_FLAGS) --show-bin-path) scripts/install.sh
 
+# Man pages from the scdoc sources in man/ into build/man.
+MAN_PAGES = otpgate.1 otpgated.8 pam_otpgate.8 otpgated.toml.5
+man: $(addprefix build/man/,$(MAN_PAGES))
+build/man/%: man/%.scd
+	@mkdir -p build/man
+	scdoc < $< > $@
+
+# Builds the release, creates the otpgate user, installs everything (stripped),
+# creates the key if missing and starts the daemon (systemd if running, else the
+# init script). Prints the pam.d and sshd_config lines to add; edits neither.
+install: release man
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$$($(SWIFT) build $(RELEASE) --show-bin-path) scripts/install.sh
+
+# Refuses while /etc/pam.d uses the module; FORCE=1 removes anyway.
 uninstall:
-	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/uninstall.sh
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) FORCE=$(FORCE) scripts/uninstall.sh
+
+# build/deb/otpgate_<version>_<arch>.deb, from the release build (debhelper; see
+# debian/rules). DEB_VERSION=... builds the same files under another version;
+# DEB_COMPRESS=gzip compresses in seconds instead of minutes (make test uses it).
+deb: release man
+	@scripts/ensure-deps.sh $(DEB_DEPS)
+	OTPGATE_BINDIR=$$($(SWIFT) build $(RELEASE) --show-bin-path) OTPGATE_DEB_VERSION=$(DEB_VERSION) \
+	  OTPGATE_DEB_DIR=$(or $(DEB_DIR),build/deb) OTPGATE_LINTIAN=$(LINTIAN) OTPGATE_DEB_COMPRESS=$(or $(DEB_COMPRESS),xz) \
+	  scripts/build-deb.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build build
+	[ ! -d debian/otpgate ] || debian/rules clean
 	$(MAKE) -C pam clean

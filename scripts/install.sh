@@ -1,9 +1,11 @@
 #!/bin/sh
 # Installs otpgate (called by `make install`; run as root).
 #
-#   PREFIX   where binaries go (default /usr/local)
-#   DESTDIR  a staging root for packaging: files only, no user, key or daemon start
-#   BINDIR   the directory holding the release build of otpgated
+#   PREFIX   where programs go (default /usr/local)
+#   DESTDIR  a staging root for packaging: files only; no user, directories of state,
+#            key or daemon start (the Debian package's postinst does those)
+#   BINDIR   the directory holding the release build of otpgated and otpgate
+#   MANBUILD the directory holding the rendered man pages (default build/man)
 #
 # Never edits /etc/pam.d or sshd_config: it prints the lines to add.
 set -eu
@@ -12,60 +14,73 @@ PREFIX=${PREFIX:-/usr/local}
 DESTDIR=${DESTDIR:-}
 BINDIR=${BINDIR:?BINDIR must name the release build directory}
 PAMBUILD=${PAMBUILD:-pam/build}
-USER_NAME=otpgate
+MANBUILD=${MANBUILD:-build/man}
 SYSCONF=/etc/otpgate
-STATE=/var/lib/otpgate
 RUNDIR=/run/otpgate
+LIBEXEC=$PREFIX/lib/otpgate
 
 # The PAM module directory, as the system's libpam says (e.g. /lib/x86_64-linux-gnu/security).
 PAMDIR=${PAMDIR:-$(pkg-config --variable=libdir pam)/security}
 UNITDIR=${UNITDIR:-$PREFIX/lib/systemd/system}
+COMPLETIONDIR=${COMPLETIONDIR:-$PREFIX/share/bash-completion/completions}
 
 say() { printf 'install: %s\n' "$*"; }
 
-install -d -m 0755 "$DESTDIR$PREFIX/sbin" "$DESTDIR$PAMDIR" "$DESTDIR$UNITDIR" "$DESTDIR$SYSCONF" \
-    "$DESTDIR$PREFIX/share/doc/otpgate" "$DESTDIR$SYSCONF/pam.d-examples"
-install -m 0755 "$BINDIR/otpgated" "$DESTDIR$PREFIX/sbin/otpgated"
-install -d -m 0755 "$DESTDIR$PREFIX/bin" "$DESTDIR$PREFIX/share/bash-completion/completions"
-install -m 0755 "$BINDIR/otpgate" "$DESTDIR$PREFIX/bin/otpgate"
-"$BINDIR/otpgate" --generate-completion-script bash > "$DESTDIR$PREFIX/share/bash-completion/completions/otpgate"
-chmod 0644 "$DESTDIR$PREFIX/share/bash-completion/completions/otpgate"
-install -m 0644 "$PAMBUILD/pam_otpgate.so" "$DESTDIR$PAMDIR/pam_otpgate.so"
+# Programs are stripped (the symbol tables are most of an unstripped Swift binary);
+# the module keeps only its dynamic symbols, like dh_strip does.
+install_program() { # source target
+    install -m 0755 "$1" "$2"
+    strip --remove-section=.comment --remove-section=.note "$2"
+}
+
+d=$DESTDIR
+install -d -m 0755 "$d$PREFIX/sbin" "$d$PREFIX/bin" "$d$PAMDIR" "$d$UNITDIR" "$d$SYSCONF" "$d$LIBEXEC" \
+    "$d$PREFIX/share/doc/otpgate" "$d$SYSCONF/pam.d-examples" "$d$COMPLETIONDIR" \
+    "$d/etc/init.d" "$d/etc/logrotate.d" "$d$PREFIX/share/man/man1" "$d$PREFIX/share/man/man5" "$d$PREFIX/share/man/man8"
+install_program "$BINDIR/otpgated" "$d$PREFIX/sbin/otpgated"
+install_program "$BINDIR/otpgate" "$d$PREFIX/bin/otpgate"
+install -m 0644 "$PAMBUILD/pam_otpgate.so" "$d$PAMDIR/pam_otpgate.so"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$d$PAMDIR/pam_otpgate.so"
+install -m 0755 scripts/otpgate-setup "$d$LIBEXEC/otpgate-setup"
+
+# bash-completion sources the file, so it has no use for the generator's #! line.
+"$BINDIR/otpgate" --generate-completion-script bash | sed '1{/^#!/d}' > "$d$COMPLETIONDIR/otpgate"
+chmod 0644 "$d$COMPLETIONDIR/otpgate"
 for unit in otpgated.service otpgated.socket otpgated-admin.socket; do
-    sed "s|/usr/local/sbin/otpgated|$PREFIX/sbin/otpgated|" "systemd/$unit" > "$DESTDIR$UNITDIR/$unit"
-    chmod 0644 "$DESTDIR$UNITDIR/$unit"
+    sed -e "s|/usr/local/sbin/otpgated|$PREFIX/sbin/otpgated|" \
+        -e "s|/usr/local/share/doc/otpgate|$PREFIX/share/doc/otpgate|" "systemd/$unit" > "$d$UNITDIR/$unit"
+    chmod 0644 "$d$UNITDIR/$unit"
 done
-install -m 0644 etc/pam.d/sshd etc/pam.d/sudo "$DESTDIR$SYSCONF/pam.d-examples/"
-install -m 0644 README.md docs/*.md "$DESTDIR$PREFIX/share/doc/otpgate/"
+# The init script and logrotate file name the daemon by its packaged path.
+sed "s|/usr/sbin/otpgated|$PREFIX/sbin/otpgated|" debian/otpgate.otpgated.init > "$d/etc/init.d/otpgated"
+chmod 0755 "$d/etc/init.d/otpgated"
+sed "s|/usr/sbin/otpgated|$PREFIX/sbin/otpgated|" debian/otpgate.otpgated.logrotate > "$d/etc/logrotate.d/otpgated"
+chmod 0644 "$d/etc/logrotate.d/otpgated"
+for page in otpgate.1 otpgated.8 pam_otpgate.8 otpgated.toml.5; do
+    install -m 0644 "$MANBUILD/$page" "$d$PREFIX/share/man/man${page##*.}/$page"
+done
+install -m 0644 etc/pam.d/sshd etc/pam.d/sudo "$d$SYSCONF/pam.d-examples/"
+install -m 0644 README.md docs/*.md "$d$PREFIX/share/doc/otpgate/"
 # The sample config never overwrites the admin's own.
-if [ -e "$DESTDIR$SYSCONF/otpgated.toml" ]; then
-    install -m 0644 etc/otpgate/otpgated.toml "$DESTDIR$SYSCONF/otpgated.toml.sample"
+if [ -e "$d$SYSCONF/otpgated.toml" ]; then
+    install -m 0644 etc/otpgate/otpgated.toml "$d$SYSCONF/otpgated.toml.sample"
     say "kept the existing $SYSCONF/otpgated.toml; the new sample is otpgated.toml.sample"
 else
-    install -m 0644 etc/otpgate/otpgated.toml "$DESTDIR$SYSCONF/otpgated.toml"
+    install -m 0644 etc/otpgate/otpgated.toml "$d$SYSCONF/otpgated.toml"
 fi
-install -d -m 0700 "$DESTDIR$STATE"
 
 if [ -n "$DESTDIR" ]; then
-    say "staged into $DESTDIR: create the '$USER_NAME' user, its key and state on the target, then start otpgated"
+    say "staged into $DESTDIR: on the target, run $LIBEXEC/otpgate-setup host $PREFIX/sbin/otpgated, then start otpgated"
     exit 0
 fi
 
-# The unprivileged user the daemon runs as.
-if ! getent passwd "$USER_NAME" >/dev/null; then
-    useradd --system --user-group --home-dir "$STATE" --no-create-home --shell /usr/sbin/nologin \
-        --comment "otpgate daemon" "$USER_NAME"
-    say "created system user $USER_NAME"
+# Stop a daemon started without systemd by an older install (its pidfile was in the
+# socket directory then), so the key can move and the new binary starts.
+if [ ! -d /run/systemd/system ] && [ -f "$RUNDIR/otpgated.pid" ]; then
+    kill "$(cat "$RUNDIR/otpgated.pid")" 2>/dev/null || true
+    rm -f "$RUNDIR/otpgated.pid"
 fi
-chown "$USER_NAME:$USER_NAME" "$STATE"
-chmod 0700 "$STATE"
-
-# The master key: created once, owned by the daemon's user, mode 0600.
-"$PREFIX/sbin/otpgated" --config "$SYSCONF/otpgated.toml" --create-key
-keyfile=$(sed -n 's/^[[:space:]]*key_file[[:space:]]*=[[:space:]]*"\(.*\)".*/\1/p' "$SYSCONF/otpgated.toml" | tail -n 1)
-keyfile=${keyfile:-$SYSCONF/master.key}
-chown "$USER_NAME:$USER_NAME" "$keyfile"
-chmod 0600 "$keyfile"
+"$LIBEXEC/otpgate-setup" host "$PREFIX/sbin/otpgated" "$SYSCONF/otpgated.toml"
 
 # Start (or restart) the daemon.
 if [ -d /run/systemd/system ]; then
@@ -74,24 +89,12 @@ if [ -d /run/systemd/system ]; then
     systemctl restart otpgated.socket otpgated-admin.socket otpgated.service
     say "otpgated runs under systemd; logs: journalctl -u otpgated"
 else
-    if [ -f "$RUNDIR/otpgated.pid" ] && kill "$(cat "$RUNDIR/otpgated.pid")" 2>/dev/null; then
-        sleep 1
-    fi
-    install -d -m 0755 -o "$USER_NAME" -g "$USER_NAME" "$RUNDIR"
-    install -d -m 0755 /var/log/otpgate
-    touch /var/log/otpgate/otpgated.log
-    chown "$USER_NAME:$USER_NAME" /var/log/otpgate/otpgated.log
-    setpriv --reuid="$USER_NAME" --regid="$USER_NAME" --init-groups --inh-caps=-all \
-        sh -c "umask 077; exec '$PREFIX/sbin/otpgated' >> /var/log/otpgate/otpgated.log 2>&1" &
-    echo $! > "$RUNDIR/otpgated.pid"
-    i=0
-    while [ ! -S "$RUNDIR/otpgated.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    if [ -S "$RUNDIR/otpgated.sock" ]; then
-        say "systemd is not running here: otpgated started in the background (pid $(cat "$RUNDIR/otpgated.pid")), logging to /var/log/otpgate/otpgated.log"
-    else
-        say "otpgated did not come up; see /var/log/otpgate/otpgated.log" >&2
-        exit 1
-    fi
+    command -v update-rc.d >/dev/null 2>&1 && update-rc.d otpgated defaults >/dev/null 2>&1 || true
+    /etc/init.d/otpgated restart
+    say "systemd is not running here: otpgated runs from /etc/init.d/otpgated (started at boot), logging to /var/log/otpgate/otpgated.log"
+fi
+if [ ! -r /usr/share/bash-completion/bash_completion ]; then
+    say "tab completion for otpgate needs the bash-completion package: apt install bash-completion"
 fi
 
 cat <<MSG
@@ -112,4 +115,5 @@ otpgate is installed. To ask for a code on SSH and sudo, add these lines yoursel
 
 'nullok' lets users without a token in (remove it once everyone has enrolled).
 Examples: $SYSCONF/pam.d-examples/. Users enrol with: otpgate enroll. Check the host: otpgate admin doctor.
+Manual pages: otpgate(1), otpgated(8), pam_otpgate(8), otpgated.toml(5).
 MSG

@@ -5,7 +5,7 @@ import OTPGateProtocol
 public struct ServerConfig: Sendable, Equatable {
     // [paths]
     public var stateDirectory = "/var/lib/otpgate"
-    public var keyFile = "/etc/otpgate/master.key"
+    public var keyFile = "/etc/otpgate/keys/master.key"
     public var socketPath = "/run/otpgate/otpgated.sock"
     public var adminSocketPath = "/run/otpgate/otpgated-admin.sock"
     public var databasePath: String { stateDirectory + "/otpgate.db" }

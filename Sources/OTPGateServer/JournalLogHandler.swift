@@ -43,7 +43,7 @@ public struct JournalLogHandler: LogHandler {
 
     /// Quotes values that would otherwise break the `key=value` form; control
     /// characters (from a hostile user name, say) are escaped, never printed raw.
-    static func quote(_ value: String) -> String {
+    public static func quote(_ value: String) -> String {
         var escaped = ""
         var needsQuotes = value.isEmpty
         for scalar in value.unicodeScalars {

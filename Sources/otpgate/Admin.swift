@@ -41,6 +41,7 @@ extension Admin {
             let client = global.client(admin: true)
             let status = try await call { try await client.status(user: user) }
             let audit = try await call { try await client.audit(user: user, limit: 10) }
+            try requireKnownUser(user, status: status, events: audit.events)
             if global.json { return Output.json(Combined(status: status, events: audit.events)) }
             printStatus(status)
             if !audit.events.isEmpty {
@@ -68,6 +69,7 @@ extension Admin {
                 }
             }
             let client = global.client(admin: true)
+            try await requireKnownUser(user, client: client)
             try await call { try await client.reset(user: user) }
             if global.json { Output.json(["reset": user]) } else { print("\(user) has no second factor now; they can enrol again.") }
         }
@@ -80,6 +82,7 @@ extension Admin {
 
         func run() async throws {
             let client = global.client(admin: true)
+            try await requireKnownUser(user, client: client)
             try await call { try await client.unlock(user: user) }
             if global.json { Output.json(["unlocked": user]) } else { print("\(user) is unlocked.") }
         }
@@ -108,6 +111,7 @@ extension Admin {
             let result = try await call {
                 try await client.audit(user: user, since: from, limit: limit)
             }
+            if let user, result.events.isEmpty { try await requireKnownUser(user, client: client) }
             if global.json { Output.json(result) } else { printEvents(result.events) }
         }
     }
@@ -124,6 +128,29 @@ extension Admin {
             print("Re-encrypted \(result.secrets) secrets under key \(result.keyID). Back up the new key file.")
         }
     }
+}
+
+/// A user who is neither a local account nor known to the daemon (no token, no
+/// recovery code, no audit event) is most likely a typo: the command fails with exit
+/// status 1 instead of showing an empty record, or resetting or unlocking nothing.
+/// A deleted account that still has tokens or events stays manageable.
+func requireKnownUser(_ user: String, status: StatusResult, events: [AdminAuditResult.Event]) throws {
+    guard getpwnam(user) == nil, !status.enrolled, status.tokens.isEmpty, status.recoveryRemaining == 0, events.isEmpty else {
+        return
+    }
+    throw Failure.exit(
+        "unknown user \(user): not a local account, and otpgated has no tokens, recovery codes or events for it",
+        status: Failure.refused)
+}
+
+/// The same check before a change. If the daemon will not answer the questions (the
+/// wrong socket, say), the change itself goes ahead and reports why it fails.
+func requireKnownUser(_ user: String, client: OTPGateClient) async throws {
+    guard getpwnam(user) == nil,
+        let status = try? await client.status(user: user),
+        let audit = try? await client.audit(user: user, limit: 1)
+    else { return }
+    try requireKnownUser(user, status: status, events: audit.events)
 }
 
 func printEvents(_ events: [AdminAuditResult.Event]) {

@@ -97,15 +97,15 @@ extension Enroll {
         }
 
         func show(_ begun: EnrollBeginResult) {
-            if let qr = QRCode(encoding: begun.uri) {
-                print("Scan this with your authenticator app:\n")
-                print(ascii || !Terminal.supportsUTF8 ? qr.ascii() : qr.halfBlocks())
-            }
             let secret = (try? Base32.decode(begun.secret)).map(OTPSecret.grouped) ?? begun.secret
-            print("Or type this key into the app: \(secret)")
-            print("(\(hotp ? "counter-based" : "time-based"), \(algorithm.uppercased()), \(digits) digits\(hotp ? "" : ", \(period) s"))")
-            if showURI { print("URI: \(begun.uri)") }
-            print("")
+            let utf8 = !ascii && (Terminal.supportsUTF8 || Terminal.probeUTF8())
+            let screen = EnrollScreen(
+                uri: begun.uri, key: secret,
+                parameters: "(\(hotp ? "counter-based" : "time-based"), \(algorithm.uppercased()), \(digits) digits\(hotp ? "" : ", \(period) s"))",
+                showURI: showURI, style: utf8 ? .halfBlocks : .ascii, window: Terminal.windowSize,
+                colored: Terminal.outputIsTerminal)
+            print(screen.text, terminator: "")
+            fflush(nil)  // all of stdout, since the prompt (on stderr) may follow on the same line
         }
     }
 

@@ -28,7 +28,7 @@ struct OTPGated: AsyncParsableCommand {
     @Option(name: .customLong("state-dir"), help: "Put the store, the key and both sockets under this directory.")
     var stateDirectory: String?
 
-    @Flag(name: .customLong("create-key"), help: "Create the master key file (the configured key_file) if missing, then exit. Used by 'make install'.")
+    @Flag(name: .customLong("create-key"), help: "Create the master key file (the configured key_file) if missing, then exit. Used by 'make install' and the Debian package.")
     var createKey = false
 
     @Flag(name: .customLong("new-store"), help: "Create an empty store if it is missing, although the key exists (every user loses their tokens). Without it the daemon refuses to start then.")
@@ -37,11 +37,28 @@ struct OTPGated: AsyncParsableCommand {
     @Flag(name: .customLong("accept-rollback"), help: "Start on a store older than its generation file (a restored backup: used codes become usable again). Audited as store.rollback_accepted.")
     var acceptRollback = false
 
+    @Option(name: .customLong("log-file"), help: "Append timestamped log lines to this file (mode 0640; reopened on SIGHUP, for logrotate) instead of standard error. For hosts without systemd.")
+    var logFilePath: String?
+
     mutating func run() async throws {
-        LoggingSystem.bootstrap { JournalLogHandler(label: $0) }
+        // Until the SIGHUP handler is installed, a SIGHUP (logrotate, an admin's
+        // reload) must not kill the daemon, which is the default action.
+        signal(SIGHUP, SIG_IGN)
+        var logFile: LogFile?
+        if let logFilePath {
+            do {
+                logFile = try LogFile(path: logFilePath)
+            } catch {
+                FileHandle.standardError.write(Data("otpgated cannot start: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        LoggingSystem.bootstrap { [logFile] label in
+            if let logFile { FileLogHandler(file: logFile) } else { JournalLogHandler(label: label) }
+        }
         let logger = Logger(label: "otpgated")
         do {
-            try await start(logger: logger)
+            try await start(logger: logger, logFile: logFile)
         } catch {
             // One clear line on stderr (and so in the journal), then a non-zero exit.
             logger.critical("otpgated cannot start: \(error)")
@@ -49,14 +66,18 @@ struct OTPGated: AsyncParsableCommand {
         }
     }
 
-    func start(logger: Logger) async throws {
+    func start(logger: Logger, logFile: LogFile?) async throws {
         var settings = ServerConfig()
-        let configPath = config ?? "/etc/otpgate/otpgated.toml"
-        if config != nil || FileManager.default.fileExists(atPath: configPath) {
-            guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else {
-                throw DaemonError("cannot read config file \(configPath)")
+        var configPath: String? = config ?? "/etc/otpgate/otpgated.toml"
+        var configFile: ConfigFile?
+        if let path = configPath, config != nil || FileManager.default.fileExists(atPath: path) {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw DaemonError("cannot read config file \(path)")
             }
-            settings = try ServerConfig(parsing: text, name: configPath)
+            settings = try ServerConfig(parsing: text, name: path)
+            configFile = try ConfigFile(parsing: text, name: path)
+        } else {
+            configPath = nil
         }
         if let dir = stateDirectory {
             let absolute = dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
@@ -71,10 +92,14 @@ struct OTPGated: AsyncParsableCommand {
         if !ProcessHardening.makeFatalSignalsFatal() {
             logger.warning("could not reset the fatal signals' handlers; a crash report could print memory")
         }
+        if let advice = RootAdvice.check(config: settings) { throw DaemonError(advice) }
         if createKey {
             var st = stat()
             if lstat(settings.keyFile, &st) == 0 {
                 print("otpgated: master key \(settings.keyFile) exists; left as it is")
+            } else if lstat(settings.databasePath, &st) == 0 && st.st_size > 0 {
+                throw DaemonError(
+                    "master key \(settings.keyFile) is missing but the store \(settings.databasePath) exists: restore the key from backup (a new key cannot open the store)")
             } else {
                 let key = try MasterKey.generate()
                 try KeyFile.write(key, to: settings.keyFile)
@@ -120,8 +145,10 @@ struct OTPGated: AsyncParsableCommand {
             onStopping: { SystemdNotify.send("STOPPING=1", environment: environment) })
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)]
-                    + daemon.housekeeping(environment: environment),
+                services: [
+                    .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: HangupHandler(configPath: configPath, running: configFile, logFile: logFile, logger: logger)),
+                ] + daemon.housekeeping(environment: environment),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await services.run()
