@@ -95,7 +95,7 @@ final class DaemonProcess {
         process = p
     }
 
-    /// Polls until `health` is answered on the public socket; throws (with the
+    /// Polls until `health` is answered on both sockets; throws (with the
     /// daemon's stderr) when it exits first or takes too long.
     func waitUntilReady(timeout: Duration = .seconds(15)) throws {
         let deadline = ContinuousClock.now + timeout
@@ -103,9 +103,13 @@ final class DaemonProcess {
             guard isRunning else {
                 throw FixtureError("otpgated exited with status \(terminationStatus) before it was ready; stderr:\n\(log)")
             }
-            if let client = try? SocketClient(path: socketPath),
-                let reply = try? client.call("health", timeout: .seconds(2)), reply.isSuccess
-            {
+            // Both sockets: the daemon binds them one after the other, and the public
+            // one may answer before the admin one exists (READY=1 follows both).
+            if [socketPath, adminSocketPath].allSatisfy({ path in
+                guard let client = try? SocketClient(path: path), let reply = try? client.call("health", timeout: .seconds(2))
+                else { return false }
+                return reply.isSuccess
+            }) {
                 return
             }
             usleep(20_000)
