@@ -61,7 +61,7 @@ def module_options():
 
 
 def config_keys():
-    source = open("Sources/OTPGateServer/ServerConfig.swift").read()
+    source = open("Sources/OTPGateConfig/ServerConfig.swift").read()
     keys = sorted(set(re.findall(r'"([a-z_]+)\.([a-z_]+)"', source)))
     if len(keys) < 10:
         problems.append(f"ServerConfig.swift: found only {keys}; has its form changed?")
