@@ -37,15 +37,6 @@ func printStatus(_ s: StatusResult) {
                  Output.time(t.createdAt), Output.time(t.lastUsedAt)]
             })
     }
-    guard !s.pendingEnrollments.isEmpty else { return }
-    // Not confirmed yet. One begun without a code (while there was no token) can no
-    // longer be confirmed once a token exists; cancel what you did not begin.
-    print("")
-    Output.table(
-        ["PENDING", "KIND", "BEGUN", "EXPIRES", "WITHOUT CODE"],
-        s.pendingEnrollments.map { p in
-            [p.name, p.kind.rawValue, Output.time(p.createdAt), Output.time(p.expiresAt), p.begunWithoutCode ? "yes" : "no"]
-        })
     // Clock drift, for the tokens that have any: a phone whose clock is off shows here
     // before it drifts out of the window.
     for t in s.tokens where t.drift != nil || t.skew != nil {
@@ -55,4 +46,13 @@ func printStatus(_ s: StatusResult) {
         if let skew = t.skew { line += "; window centred \(skew) steps off the clock (import or resync)" }
         print(line)
     }
+    guard !s.pendingEnrollments.isEmpty else { return }
+    // Not confirmed yet. One begun without a code (while there was no token) can no
+    // longer be confirmed once a token exists; cancel what you did not begin.
+    print("")
+    Output.table(
+        ["PENDING", "KIND", "BEGUN", "EXPIRES", "WITHOUT CODE"],
+        s.pendingEnrollments.map { p in
+            [p.name, p.kind.rawValue, Output.time(p.createdAt), Output.time(p.expiresAt), p.begunWithoutCode ? "yes" : "no"]
+        })
 }
