@@ -122,9 +122,7 @@ extension OTPStore {
     }
 
     static func unusedScratchCodes(_ db: Database, userID: Int64) throws -> Int {
-        try Int.fetchOne(
-            db.cachedStatement(sql: "SELECT count(*) FROM scratch_codes WHERE user_id = ? AND used_at IS NULL"),
-            arguments: [userID]) ?? 0
+        try unusedCodes(db, in: .scratch, userID: userID)
     }
 
     /// How many unused imported scratch codes `user` has.
@@ -145,55 +143,10 @@ extension OTPStore {
         user: String, input: String, rhost: String? = nil, now: Int64, audit: AuditEvent? = nil,
         reservation: AttemptReservation? = nil
     ) throws(StoreError) -> RecoveryResult {
-        let (state, rows) = try read { db -> (LimitState, [Row]) in
-            guard let uid = try Self.userID(db, user) else { return (.open, []) }
-            let state = reservation == nil ? try self.storedLimitState(db, userID: uid, rhost: rhost, now: now) : .open
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT id, kdf, salt, hash FROM scratch_codes WHERE user_id = ? AND used_at IS NULL",
-                arguments: [uid])
-            return (state, rows)
-        }
-        guard state == .open else { return .rateLimited(state) }
-        guard !rows.isEmpty, !input.contains(" "),
-            let normalized = try? OneTimeCode.normalize(input, digits: ScratchCodeBatch.digits)
-        else { return .noMatch }
-
-        var hashes: [String: [UInt8]] = [:]
-        var match: Int64?
-        for row in rows {
-            let kdf: String = row["kdf"]
-            let salt: Data = row["salt"]
-            let key = kdf + "/" + salt.base64EncodedString()
-            if hashes[key] == nil {
-                guard let hasher = RecoveryCodeHasher(descriptor: kdf) else {
-                    throw StoreError(.database, "a scratch code of \(user) names an unknown kdf")
-                }
-                hashes[key] = try hasher.hash(normalized: normalized, salt: Array(salt), user: user)
-            }
-            let stored: Data = row["hash"]
-            if ConstantTime.equal(hashes[key]!, Array(stored)) { match = row["id"] }
-        }
-        guard let id = match else { return .noMatch }
-
-        let (result, cleared) = try write { db -> (RecoveryResult, (Int64, Int64)?) in
-            guard let uid = try Self.userID(db, user) else { return (.noMatch, nil) }
-            if reservation == nil {
-                let state = try self.storedLimitState(db, userID: uid, rhost: rhost, now: now)
-                guard state == .open else { return (.rateLimited(state), nil) }
-            }
-            try db.execute(
-                sql: "UPDATE scratch_codes SET used_at = ? WHERE id = ? AND user_id = ? AND used_at IS NULL",
-                arguments: [now, id, uid])
-            guard db.changesCount == 1 else { return (.noMatch, nil) }
-            let sequence = try Self.clearFailures(db, userID: uid, store: self)
-            try Self.insertAudit(db, audit)
-            return (.accepted(remaining: try Self.unusedScratchCodes(db, userID: uid)), (uid, sequence))
-        }
-        if let (uid, sequence) = cleared {
-            limiter.cleared(userID: uid, sequence: sequence)
-            reservation?.release()
-        }
-        return result
+        let normalized = input.contains(" ") ? nil : try? OneTimeCode.normalize(input, digits: ScratchCodeBatch.digits)
+        return try consumeHashedCode(
+            in: .scratch, normalized: normalized, equalise: false, user: user, rhost: rhost, now: now, audit: audit,
+            reservation: reservation)
     }
 
     /// Moves a token to where a resync found its codes: the watermark forward to
