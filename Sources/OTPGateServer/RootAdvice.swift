@@ -8,7 +8,8 @@ internal import Glibc
 public enum RootAdvice {
     public static func check(config: ServerConfig) -> String? {
         guard geteuid() == 0 else { return nil }
-        for path in [config.keyFile, config.stateDirectory] {
+        let keyDirectory = config.keyFile.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        for path in [config.keyFile, keyDirectory, config.stateDirectory] where !path.isEmpty {
             var st = stat()
             guard lstat(path, &st) == 0, st.st_uid != 0 else { continue }
             let name = getpwuid(st.st_uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "uid \(st.st_uid)"

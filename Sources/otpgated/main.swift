@@ -84,6 +84,8 @@ struct OTPGated: AsyncParsableCommand {
             settings.useStateDirectory(absolute)
             try DaemonSetup.prepareStateDirectory(absolute)
         }
+        // Before the ownership checks: as root, their "chown" advice would be the wrong fix.
+        if let advice = RootAdvice.check(config: settings) { throw DaemonError(advice) }
         try DaemonSetup.checkKeyDirectory(of: settings.keyFile)
         umask(0o077)
         if !ProcessHardening.disableCoreDumps() {
@@ -92,7 +94,6 @@ struct OTPGated: AsyncParsableCommand {
         if !ProcessHardening.makeFatalSignalsFatal() {
             logger.warning("could not reset the fatal signals' handlers; a crash report could print memory")
         }
-        if let advice = RootAdvice.check(config: settings) { throw DaemonError(advice) }
         if createKey {
             var st = stat()
             if lstat(settings.keyFile, &st) == 0 {

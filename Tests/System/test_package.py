@@ -202,8 +202,9 @@ class LoginUser:
         undo.append(lambda: os.path.exists(self.pamfile) and os.unlink(self.pamfile))
         begin = json.loads(run(OTPGATE, "enroll", "--json", "--user", self.name, check_ok=True).stdout)
         self.secret = begin["secret"]
-        done = run(OTPGATE, "enroll", "confirm", begin["enrollment"], "--user", self.name, "--json",
-                   input=totp(self.secret) + "\n", check_ok=True)
+        # The enrolment id on standard input (never argv), then the code.
+        done = run(OTPGATE, "enroll", "confirm", "--user", self.name, "--json",
+                   input=begin["enrollment"] + "\n" + totp(self.secret) + "\n", check_ok=True)
         self.recovery = json.loads(done.stdout)["recovery_codes"]
         self.next_step = 1
 
