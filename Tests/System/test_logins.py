@@ -518,7 +518,11 @@ def test_ssh_recipe(binary, module, main, root, pexpect):
     lets a code alone log in; doctor fails it. The fixed recipe (publickey,
     keyboard-interactive:pam only) refuses a code alone, asks key and code, and doctor
     passes it. The PAM stack is the same in both: the code and nothing else."""
+    # Beside the daemon in a build directory; an installed daemon (/usr/sbin) has the
+    # CLI in a bin directory instead.
     otpgate = os.path.join(os.path.dirname(binary), "otpgate")
+    if not os.path.exists(otpgate):
+        otpgate = shutil.which("otpgate") or otpgate
     hole, keyed = add_user("r13"), add_user("r13k")
     hole_secret, _ = main.enroll(hole)
     keyed_secret, _ = main.enroll(keyed)
