@@ -4,42 +4,13 @@ client that pipelines and never reads (20 s), audit rows, store size and root lo
 under a refusal flood (32 connections, 10 s) and a health flood (64 connections, 10 s),
 both from one unprivileged uid. Run it for the old and the new binary one after the
 other. Usage (as root): scripts/flood-figures.py OTPGATED LABEL UNPRIVILEGED_USER"""
-import base64, textwrap, hashlib, hmac, json, os, socket, sqlite3, struct, subprocess, sys, tempfile, time, statistics
+import json, os, sqlite3, subprocess, sys, textwrap, time, statistics
+from otpgated_probe import call, enrol, hotp, rss, start
 
 binary, label, user = sys.argv[1], sys.argv[2], sys.argv[3]
 LOADER = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../Tests/OTPGateDaemonTests/LoadClients.swift")).read()
 LOADER = textwrap.dedent(LOADER[LOADER.index('#"""') + 4:LOADER.index('"""#')])
 
-def rss(pid):
-    for l in open(f"/proc/{pid}/status"):
-        if l.startswith("VmRSS:"): return int(l.split()[1]) // 1024
-def call(path, obj, timeout=5):
-    s = socket.socket(socket.AF_UNIX); s.settimeout(timeout); s.connect(path)
-    s.sendall(json.dumps(obj).encode() + b"\n"); data = b""
-    while not data.endswith(b"\n"):
-        b = s.recv(65536)
-        if not b: break
-        data += b
-    s.close(); return json.loads(data)
-def hotp(secret, c):
-    h = hmac.new(secret, struct.pack(">Q", c), hashlib.sha1).digest(); o = h[-1] & 15
-    return "%06d" % ((struct.unpack(">I", h[o:o+4])[0] & 0x7fffffff) % 1000000)
-
-def start():
-    d = tempfile.mkdtemp(prefix="avail-meas-"); os.chmod(d, 0o755)
-    p = subprocess.Popen([binary, "--state-dir", d + "/s"], stderr=open(d + "/err", "w"))
-    for _ in range(300):
-        try:
-            if call(d + "/s/otpgated.sock", {"v": 1, "op": "health"})["ok"]: break
-        except OSError: time.sleep(0.05)
-    return p, d
-def enrol(d):
-    a = d + "/s/otpgated-admin.sock"
-    b = call(a, {"v": 1, "op": "enroll.begin", "user": "root", "kind": "hotp"})
-    secret = base64.b32decode(b["secret"] + "=" * (-len(b["secret"]) % 8))
-    c = call(a, {"v": 1, "op": "enroll.confirm", "user": "root", "enrollment": b["enrollment"], "code": hotp(secret, 0)})
-    assert c["ok"], c
-    return secret
 def loader(args, d):
     return subprocess.Popen(["setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups", "--", "python3", "-c", LOADER] + args,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -62,14 +33,14 @@ def size(d):
 out = {"label": label}
 def log(*a): print(*a, file=sys.stderr, flush=True)
 # A: pipeline, never read, 20 s
-p, d = start(); r0 = rss(p.pid)
+p, d = start(binary); r0 = rss(p.pid)
 l = loader(["pipeline", d + "/s/otpgated.sock", "20", "keep"], d); sent = json.loads(l.stdout.readline())
 r1 = rss(p.pid); l.kill(); l.wait(); time.sleep(5); r2 = rss(p.pid)
 out["pipeline"] = {"rss_before_mb": r0, "rss_during_mb": r1, "rss_5s_after_client_gone_mb": r2, "sent_mb_in_20s": round(sent["sent_bytes"] / 1e6, 1)}
 p.terminate(); p.wait()
 log("A", out)
 # B: refusal flood 32 connections, 10 s, logins during
-p, d = start(); secret = enrol(d); rows0, size0 = audit_rows(d), size(d)
+p, d = start(binary); secret = enrol(d); rows0, size0 = audit_rows(d), size(d)
 l = loader(["flood", d + "/s/otpgated.sock", "10", "32", '{"v":1,"op":"admin.list"}'], d); l.stdout.readline()
 counter, bad, med, mx = logins(d, secret, 0, 20)
 rep = json.loads(l.stdout.readline()) if l.poll() is None or True else {}
