@@ -36,10 +36,18 @@ let package = Package(
             dependencies: ["COpenSSL"],
             swiftSettings: swiftSettings
         ),
+        // The store contract (StoreContract) and what crosses it: models, errors, the
+        // master key and sealing. The daemon's handler depends on this only.
+        .target(
+            name: "OTPGateStoreContract",
+            dependencies: ["OTPCore", "COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
+        // The SQLite backend of the store contract (one host).
         .target(
             name: "OTPGateStore",
             dependencies: [
-                "OTPCore",
+                "OTPCore", "OTPGateStoreContract",
                 "COpenSSL",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,7 +93,7 @@ let package = Package(
         .target(
             name: "OTPGateServer",
             dependencies: [
-                "OTPCore", "OTPGateStore", "OTPGateProtocol", "OTPGateConfig", "OTPGateVersion", "COTPGateSystem",
+                "OTPCore", "OTPGateStoreContract", "OTPGateStore", "OTPGateProtocol", "OTPGateConfig", "OTPGateVersion", "COTPGateSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -132,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "OTPGateStoreTests",
             dependencies: [
-                "OTPGateStore", "OTPCore", "otpgate-store-harness",
+                "OTPGateStore", "OTPGateStoreContract", "OTPCore", "otpgate-store-harness",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -3,7 +3,7 @@ public import Logging
 import NIOCore
 public import NIOPosix
 import OTPGateProtocol
-import OTPGateStore
+import OTPGateStoreContract
 public import ServiceLifecycle
 import Synchronization
 

@@ -1,5 +1,5 @@
 public import OTPGateConfig
-public import OTPGateStore
+public import OTPGateStoreContract
 
 extension LimiterPolicy {
     /// The policy the config's `[limiter]` table describes.

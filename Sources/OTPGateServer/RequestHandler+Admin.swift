@@ -1,6 +1,6 @@
 import Logging
 import OTPGateProtocol
-import OTPGateStore
+import OTPGateStore  // KeyRotation: the key file beside a store on this host
 import Synchronization
 
 extension RequestHandler {

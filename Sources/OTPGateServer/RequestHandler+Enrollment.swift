@@ -1,7 +1,7 @@
 import Logging
 import OTPCore
 import OTPGateProtocol
-import OTPGateStore
+import OTPGateStoreContract
 
 extension RequestHandler {
     func enrollBegin(_ r: EnrollBeginRequest, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Reply {
@@ -24,7 +24,7 @@ extension RequestHandler {
         let name = r.name ?? Self.defaultTokenName(taken: Set(existing.map(\.name)))
         let secret = try OTPSecret.generate()
         let pending = try store.beginEnrollment(
-            user: r.user, name: name, parameters: parameters, secret: secret, now: now, ttl: config.enrollmentTTL,
+            user: r.user, name: name, parameters: parameters, secret: secret, initialCounter: 0, now: now, ttl: config.enrollmentTTL,
             audit: audit("enroll.begin", user: r.user, peer: peer, now: now, detail: "\(kind.rawValue) token \(name)"))
         logger.notice("enrolment begun", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "token.name": "\(name)"])
         let uri = OTPAuthURI(parameters: parameters, secret: secret, account: r.user, issuer: issuer)
@@ -83,7 +83,7 @@ extension RequestHandler {
         }
         guard case .accepted(let counter, let drift) = result else {
             let failure = try store.recordFailure(
-                user: r.user, now: now,
+                user: r.user, rhost: nil, now: now,
                 audit: audit("enroll.confirm_invalid", user: r.user, peer: peer, now: now, detail: "token \(pending.name)"),
                 reservation: reservation)
             logger.notice(
@@ -106,7 +106,7 @@ extension RequestHandler {
                 })
         } catch {
             // A token arrived between the check above and this transaction.
-            guard error.code == .conflict, error.message == OTPStore.outrankedMessage(user: r.user) else { throw error }
+            guard error.code == .conflict, error.message == StoreError.outrankedMessage(user: r.user) else { throw error }
             return outranked(pending, user: r.user, id: id, peer: peer, now: now)
         }
         let (token, stored) = confirmed
@@ -125,7 +125,7 @@ extension RequestHandler {
             logger.error("could not remove an outranked enrolment", metadata: ["user.name": "\(user)", "error": "\(error)"])
         }
         logger.notice("outranked enrolment refused", metadata: ["user.name": "\(user)", "peer.uid": "\(peer.uid)"])
-        return .failure(id: id, code: .conflict, message: OTPStore.outrankedMessage(user: user))
+        return .failure(id: id, code: .conflict, message: StoreError.outrankedMessage(user: user))
     }
 
     func enrollCancel(_ r: EnrollCancelRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {

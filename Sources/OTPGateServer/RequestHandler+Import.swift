@@ -1,7 +1,7 @@
 import Logging
 import OTPCore
 import OTPGateProtocol
-import OTPGateStore
+import OTPGateStoreContract
 
 extension RequestHandler {
     /// TOTP resync searches this far either side of the clock (a day).

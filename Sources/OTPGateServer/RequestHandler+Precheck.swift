@@ -1,6 +1,6 @@
 import Logging
 import OTPGateProtocol
-import OTPGateStore
+import OTPGateStoreContract
 
 extension RequestHandler {
     /// `verify.precheck`: whether this login needs a code. Read-only, except that a

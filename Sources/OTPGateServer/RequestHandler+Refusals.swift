@@ -1,6 +1,6 @@
 import Logging
 import OTPGateProtocol
-import OTPGateStore
+import OTPGateStoreContract
 
 extension RequestHandler {
     /// Logs and audits a refused request, coalesced per uid (see `RefusalAudit`): a

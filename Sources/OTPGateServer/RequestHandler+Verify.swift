@@ -1,7 +1,7 @@
 import Logging
 import OTPCore
 import OTPGateProtocol
-import OTPGateStore
+import OTPGateStoreContract
 
 extension RequestHandler {
     /// How checking one code for one user ended.
@@ -40,6 +40,8 @@ extension RequestHandler {
         // One read snapshot for the tokens, the recovery count and the limiter rows.
         let snapshot = try store.verificationContext(user: user, rhost: rhost, now: now)
         let tokens = snapshot.tokens
+        // Codes are checked at the store's time: one clock for every node of a tier.
+        let codeTime = snapshot.time
         let recoveryIndex = codes.firstIndex { (try? RecoveryCode.normalize($0)) != nil }
         guard !tokens.isEmpty else {
             // The work of an enrolled user's wrong guess, so that time does not tell
@@ -51,7 +53,7 @@ extension RequestHandler {
             if case .admitted(let r) = try store.reserveAttempt(user: user, rhost: rhost, now: now, context: snapshot) { shadow = r }
             defer { shadow?.release() }
             for code in codes {
-                for token in try store.decoyTokens() { _ = try? evaluate(code, token, now: now) }
+                for token in try store.decoyTokens() { _ = try? evaluate(code, token, now: codeTime) }
             }
             if let recoveryIndex { _ = try store.consumeRecoveryCode(user: user, input: codes[recoveryIndex], rhost: rhost, now: now) }
             try store.recordNotEnrolled(
@@ -74,7 +76,7 @@ extension RequestHandler {
         for (index, code) in codes.enumerated() {
             for token in tokens {
                 let params = token.info.parameters
-                switch try evaluate(code, token, now: now) {
+                switch try evaluate(code, token, now: codeTime) {
                 case .accepted(let counter, let offset):
                     let drift = offset + (params.kind == .totp ? token.info.skew : 0)
                     let event = audit(

@@ -2,7 +2,7 @@ import Foundation
 public import Logging
 import OTPCore
 public import OTPGateProtocol
-public import OTPGateStore
+public import OTPGateStoreContract
 import OTPGateVersion
 import Synchronization
 
@@ -12,7 +12,7 @@ import Synchronization
 public final class RequestHandler: Sendable {
     public static let version = OTPGateVersion.current
 
-    let store: OTPStore
+    let store: any StoreContract
     let config: ServerConfig
     let clock: ClockMonitor
     let logger: Logger
@@ -27,7 +27,7 @@ public final class RequestHandler: Sendable {
     let refusals: RefusalAudit
 
     public init(
-        store: OTPStore, config: ServerConfig, clock: ClockMonitor, logger: Logger, keySource: String,
+        store: any StoreContract, config: ServerConfig, clock: ClockMonitor, logger: Logger, keySource: String,
         users: SystemUsers = SystemUsers(),
         now: @escaping @Sendable () -> Int64 = RequestHandler.systemTime
     ) {

@@ -39,7 +39,7 @@ public enum KeyRotation {
 
     /// Rotates the key of `store`, whose current key lives in `keyFile`.
     @discardableResult
-    public static func rotate(store: OTPStore, keyFile: String, now: Int64) throws(StoreError) -> MasterKey {
+    public static func rotate(store: any StoreContract, keyFile: String, now: Int64) throws(StoreError) -> MasterKey {
         let newKey = try MasterKey.generate()
         let pending = pendingPath(keyFile)
         // Written to a temporary file and renamed, so KEYFILE.new is whole or absent.

@@ -5,9 +5,6 @@ public import OTPCore
 extension OTPStore {
     /// At most this many unconfirmed enrolments per user at once.
     public static let maxPendingEnrollments = 5
-    /// Expired enrolments are kept this long, so that a late confirmation is told
-    /// "expired" rather than "no such enrolment"; then they are purged.
-    public static let expiredEnrollmentGrace: Int64 = 86_400
 
     static func enrollmentBinding(id: String, user: String) -> SecretBinding {
         SecretBinding(table: "enrollments", row: id, user: user, column: "secret")
@@ -30,7 +27,7 @@ extension OTPStore {
         let id = try Self.randomID(length: 26)
         return try write { db in
             let uid = try Self.ensureUser(db, user, now: now)
-            try EnrollmentRecord.filter(EnrollmentRecord.Columns.expiresAt <= now - Self.expiredEnrollmentGrace).deleteAll(db)
+            try EnrollmentRecord.filter(EnrollmentRecord.Columns.expiresAt <= now - expiredEnrollmentGrace).deleteAll(db)
             guard try EnrollmentRecord.filter(EnrollmentRecord.Columns.userID == uid && EnrollmentRecord.Columns.expiresAt > now)
                 .fetchCount(db) < Self.maxPendingEnrollments
             else {
@@ -91,12 +88,6 @@ extension OTPStore {
         }
     }
 
-    /// Thrown by `confirmEnrollment` for an enrolment begun without a code when the
-    /// user has a token by now (the enrolment is then removed).
-    public static func outrankedMessage(user: String) -> String {
-        "this enrolment was begun while \(user) had no token, and \(user) has one now: begin again, with a current code"
-    }
-
     static func fetchEnrollment(_ db: Database, id: String, user: String, now: Int64) throws -> EnrollmentRecord {
         guard let uid = try userID(db, user),
             let r = try EnrollmentRecord.filter(EnrollmentRecord.Columns.id == id && EnrollmentRecord.Columns.userID == uid)
@@ -145,7 +136,7 @@ extension OTPStore {
             try Self.insertAudit(db, audit?(info, stored))
             return (info, stored)
         }
-        guard let outcome else { throw StoreError(.conflict, Self.outrankedMessage(user: user)) }
+        guard let outcome else { throw StoreError(.conflict, StoreError.outrankedMessage(user: user)) }
         return outcome
     }
 

@@ -61,10 +61,3 @@ extension OTPStore {
         }
     }
 }
-
-/// See `OTPStore.precheckState(user:rhost:now:)`.
-public struct PrecheckState: Sendable, Equatable {
-    public let enrolled: Bool
-    public let limit: LimitState
-    public let graceGrantedAt: Int64?
-}

@@ -20,7 +20,9 @@ extension OTPStore {
         let refusal: LimitState?
         do {
             refusal = try limiter.reserve(userID: uid, rhost: rhost, now: now) {
-                if let context, context.userID ?? Self.unknownUserID == uid { return context.storedCounters }
+                if let context, context.userID ?? Self.unknownUserID == uid, let stored = context.limiterSnapshot as? [String: AttemptLimiter.Stored] {
+                    return stored
+                }
                 return try self.storedCounters(userID: uid, rhost: rhost)
             }
         } catch {
@@ -28,9 +30,9 @@ extension OTPStore {
         }
         if let refusal {
             // Nothing was reserved; an unknown user is admitted all the same.
-            return known ? .refused(refusal) : .admitted(AttemptReservation(user: user, userID: nil, rhost: rhost, limiter: limiter))
+            return known ? .refused(refusal) : .admitted(AttemptReservation(user: user, userID: nil, rhost: rhost, onRelease: nil))
         }
-        return .admitted(AttemptReservation(user: user, userID: uid, rhost: rhost, limiter: limiter))
+        return .admitted(AttemptReservation(user: user, userID: uid, rhost: rhost) { [limiter] in limiter.release(userID: uid, rhost: rhost) })
     }
 
     /// The limiter counter that stands in for users the store does not know.

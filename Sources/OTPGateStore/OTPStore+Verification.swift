@@ -16,7 +16,7 @@ extension OTPStore {
             )
         }
         return VerificationContext(
-            tokens: try unseal(rows, user: user), recoveryRemaining: remaining, userID: uid, storedCounters: counters)
+            tokens: try unseal(rows, user: user), recoveryRemaining: remaining, time: now, userID: uid, limiterSnapshot: counters)
     }
 
     /// A stand-in token (standard TOTP, a random secret sealed under the key at open)

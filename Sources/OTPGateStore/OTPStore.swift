@@ -213,3 +213,7 @@ public final class OTPStore: Sendable {
         return WriteStatistics(transactions: s.transactions, writes: s.writes, largestBatch: s.largestBatch)
     }
 }
+
+extension OTPStore: StoreContract {
+    public var location: String { path }
+}

@@ -1,5 +1,6 @@
 import Foundation
 @testable import OTPGateStore
+@testable import OTPGateStoreContract
 import Testing
 
 @Suite("Master key file")

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import OTPCore
 @testable import OTPGateStore
+@testable import OTPGateStoreContract
 import Testing
 
 /// Issue 13, items 9 and 11: recovery-code hashes are bound to their user, and a
@@ -105,7 +106,7 @@ struct CodelessEnrolmentTests {
         let later = try f.store.beginEnrollment(
             user: "alice", name: "laptop", parameters: .standard, secret: try OTPSecret.generate(), now: now, ttl: 600)
         #expect(!later.begunWithoutCode)
-        #expect(throws: StoreError(.conflict, OTPStore.outrankedMessage(user: "alice"))) {
+        #expect(throws: StoreError(.conflict, StoreError.outrankedMessage(user: "alice"))) {
             _ = try f.store.confirmEnrollment(id: early.id, user: "alice", counter: 5, drift: 0, recoveryCodes: nil, now: now)
         }
         #expect(try f.store.tokens(user: "alice").map(\.name) == ["phone"])

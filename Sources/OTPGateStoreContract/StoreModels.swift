@@ -21,6 +21,19 @@ public struct TokenInfo: Sendable, Hashable {
     public var skew: Int = 0
     /// The token's own TOTP window (steps either side); nil means the daemon's.
     public var window: Int? = nil
+
+    package init(id: String, user: String, name: String, parameters: OTPParameters, watermark: UInt64?, drift: Int, createdAt: Int64, lastUsedAt: Int64?, skew: Int = 0, window: Int? = nil) {
+        self.id = id
+        self.user = user
+        self.name = name
+        self.parameters = parameters
+        self.watermark = watermark
+        self.drift = drift
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.skew = skew
+        self.window = window
+    }
 }
 
 /// A token with its decrypted secret, for checking a code. Never logged.
@@ -30,6 +43,12 @@ public struct VerifiableToken: Sendable, CustomStringConvertible {
     public let initialCounter: UInt64
 
     public var description: String { "token \(info.id) of \(info.user) (secret withheld)" }
+
+    package init(info: TokenInfo, secret: [UInt8], initialCounter: UInt64) {
+        self.info = info
+        self.secret = secret
+        self.initialCounter = initialCounter
+    }
 }
 
 /// An enrolment begun but not yet confirmed with a first code.
@@ -47,6 +66,18 @@ public struct PendingEnrollment: Sendable, CustomStringConvertible {
     public let begunWithoutCode: Bool
 
     public var description: String { "enrollment \(id) of \(user) (secret withheld)" }
+
+    package init(id: String, user: String, name: String, parameters: OTPParameters, secret: [UInt8], initialCounter: UInt64, createdAt: Int64, expiresAt: Int64, begunWithoutCode: Bool) {
+        self.id = id
+        self.user = user
+        self.name = name
+        self.parameters = parameters
+        self.secret = secret
+        self.initialCounter = initialCounter
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.begunWithoutCode = begunWithoutCode
+    }
 }
 
 /// A pending enrolment as `status` shows it: no id, no secret.
@@ -56,6 +87,14 @@ public struct PendingEnrollmentInfo: Sendable, Hashable {
     public let createdAt: Int64
     public let expiresAt: Int64
     public let begunWithoutCode: Bool
+
+    package init(name: String, kind: OTPKind, createdAt: Int64, expiresAt: Int64, begunWithoutCode: Bool) {
+        self.name = name
+        self.kind = kind
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.begunWithoutCode = begunWithoutCode
+    }
 }
 
 /// What the limiter says about a user (optionally from one remote host).
@@ -90,6 +129,12 @@ public struct FailureResult: Sendable, Hashable {
     public let state: LimitState
     /// True when this failure is the one that locked the user out.
     public let lockedOutNow: Bool
+
+    package init(failures: Int, state: LimitState, lockedOutNow: Bool) {
+        self.failures = failures
+        self.state = state
+        self.lockedOutNow = lockedOutNow
+    }
 }
 
 /// The outcome of trying a recovery code.
@@ -109,6 +154,16 @@ public struct UserSummary: Sendable, Hashable {
     public let lockedOut: Bool
     public let failures: Int
     public let lastUsedAt: Int64?
+
+    package init(user: String, tokens: Int, recoveryRemaining: Int, lockedUntil: Int64?, lockedOut: Bool, failures: Int, lastUsedAt: Int64?) {
+        self.user = user
+        self.tokens = tokens
+        self.recoveryRemaining = recoveryRemaining
+        self.lockedUntil = lockedUntil
+        self.lockedOut = lockedOut
+        self.failures = failures
+        self.lastUsedAt = lastUsedAt
+    }
 }
 
 /// One audit record. Never holds a code, secret, recovery code or URI.

@@ -62,13 +62,13 @@ public struct RecoveryCodeHasher: Sendable, Hashable {
     }
 
     /// Binds an unbound scrypt output to `user`.
-    static func bind(_ scrypt: [UInt8], user: String) -> [UInt8] {
+    package static func bind(_ scrypt: [UInt8], user: String) -> [UInt8] {
         HMAC.authenticate(.sha256, key: scrypt, message: Array("otpgate recovery code for\0".utf8) + Array(user.utf8))
     }
 
     /// A salt for the KDF run that a user without recovery codes is charged, so that
     /// a recovery-shaped guess costs every user the same (fixed: it protects nothing).
-    static let equalisingSalt = [UInt8](repeating: 0x5a, count: saltLength)
+    package static let equalisingSalt = [UInt8](repeating: 0x5a, count: saltLength)
 
     /// scrypt runs with these parameters so far in this process (tests count them:
     /// the work per guess must not depend on the user).

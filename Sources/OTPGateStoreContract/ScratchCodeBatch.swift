@@ -10,9 +10,9 @@ public struct ScratchCodeBatch: Sendable, CustomStringConvertible {
     /// The user the hashes are bound to (as recovery codes are: rows moved to another
     /// user do not match there).
     public let user: String
-    let kdf: String
-    let salt: [UInt8]
-    let hashes: [[UInt8]]
+    package let kdf: String
+    package let salt: [UInt8]
+    package let hashes: [[UInt8]]
     public var count: Int { hashes.count }
 
     /// Hashes `codes`, each exactly 8 ASCII digits.

@@ -38,3 +38,11 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 }
+
+extension StoreError {
+    /// Thrown by `confirmEnrollment` for an enrolment begun without a code when the
+    /// user has a token by now (the enrolment is then removed).
+    public static func outrankedMessage(user: String) -> String {
+        "this enrolment was begun while \(user) had no token, and \(user) has one now: begin again, with a current code"
+    }
+}

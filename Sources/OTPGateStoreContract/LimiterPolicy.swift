@@ -28,7 +28,7 @@ public struct LimiterPolicy: Sendable, Hashable {
     public static let standard = LimiterPolicy()
 
     /// Seconds to wait after `failures` consecutive failures, when `free` come free.
-    func delay(failures: Int, free: Int) -> Int64 {
+    package func delay(failures: Int, free: Int) -> Int64 {
         guard failures >= free else { return 0 }
         let doublings = min(failures - free, 30)
         return min(baseDelay << Int64(doublings), maxDelay)

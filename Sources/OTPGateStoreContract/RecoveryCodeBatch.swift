@@ -9,9 +9,9 @@ public struct RecoveryCodeBatch: Sendable, CustomStringConvertible {
     public let codes: [String]
     /// The user the hashes are bound to.
     public let user: String
-    let kdf: String
-    let salt: [UInt8]
-    let hashes: [[UInt8]]
+    package let kdf: String
+    package let salt: [UInt8]
+    package let hashes: [[UInt8]]
 
     /// New codes for `user`: their hashes are bound to that name and fail for anyone else.
     public static func generate(
