@@ -146,6 +146,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // One suite, run unchanged against every store backend.
+        .testTarget(
+            name: "OTPGateStoreContractTests",
+            dependencies: [
+                "OTPGateStoreContract", "OTPGateStore", "OTPCore", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OTPGateServerTests",
             dependencies: [

@@ -26,6 +26,10 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         /// SQLite itself failed (I/O error, corruption, full disk).
         case database = "database"
         case crypto = "crypto"
+        /// The store could not be reached in time, or a write's outcome was never
+        /// heard (a shared database away, a deadline passed): answer "try later",
+        /// never success.
+        case unavailable = "unavailable"
     }
 
     public let code: Code
