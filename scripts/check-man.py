@@ -10,7 +10,7 @@ option or a config key added later without documentation fails `make test`.
   options as --OPTION;
 - every otpgated option appears in otpgated(8);
 - every module option in pam/pam_otpgate.c's option parser appears in pam_otpgate(8);
-- every config key ServerConfig reads appears in its [table] section of
+- every config key ServerConfig and StoreSettings read appears in its [table] section of
   otpgated.toml(5).
 It then removes one documented option from a copy of each page and checks that the
 same comparison fails (a control: the check can fail).
@@ -61,8 +61,8 @@ def module_options():
 
 
 def config_keys():
-    source = open("Sources/OTPGateConfig/ServerConfig.swift").read()
-    keys = sorted(set(re.findall(r'"([a-z_]+)\.([a-z_]+)"', source)))
+    source = "".join(open(f"Sources/OTPGateConfig/{f}.swift").read() for f in ["ServerConfig", "StoreSettings"])
+    keys = sorted(set(re.findall(r'"([a-z_]+(?:\.[a-z_]+)*)\.([a-z_]+)"', source)))
     if len(keys) < 10:
         problems.append(f"ServerConfig.swift: found only {keys}; has its form changed?")
     return keys
@@ -84,7 +84,7 @@ def check_all(pages):
     for option in module_options():
         if not re.search(r"(?<![a-z_])" + re.escape(option), text["pam_otpgate.8"]):
             missing.append(f"pam_otpgate(8) does not mention the module option {option}")
-    sections = re.split(r"(?=\[[a-z_]+\] )", text["otpgated.toml.5"])
+    sections = re.split(r"(?=\[[a-z_.]+\] )", text["otpgated.toml.5"])
     for table, key in config_keys():
         section = next((s for s in sections if s.startswith(f"[{table}] ")), "")
         if not re.search(r"(?<![a-z_])" + key + r" = ", section):

@@ -1,4 +1,5 @@
-/// A strict reader for the subset of TOML that otpgated.toml uses: `[table]` headers,
+/// A strict reader for the subset of TOML that otpgated.toml uses: `[table]` and
+/// `[table.sub]` headers,
 /// `key = value` lines with basic strings, integers, booleans and arrays of strings,
 /// and `#` comments. Anything else is an error with its line number.
 ///
@@ -28,8 +29,8 @@ public struct ConfigFile: Sendable {
             if line.hasPrefix("[") {
                 guard line.hasSuffix("]"), !line.hasPrefix("[["),
                     let name = Optional(String(line.dropFirst().dropLast()).trimmingSpaces()),
-                    Self.isBareKey(name)
-                else { throw fail("a table header must look like [name]") }
+                    name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ Self.isBareKey(String($0)) })
+                else { throw fail("a table header must look like [name] or [name.sub]") }
                 table = name
                 continue
             }

@@ -55,6 +55,9 @@ public struct ServerConfig: Sendable, Equatable {
     /// capped at `RecoveryCodeHasher.maxConcurrentHashes` whatever this is.
     public var workerThreads = 64
 
+    // [store], [store.postgres]
+    public var store = StoreSettings()
+
     // [audit]
     /// Events older than this many days are deleted (0: kept by age forever).
     public var auditMaxAgeDays = 400
@@ -119,6 +122,7 @@ public struct ServerConfig: Sendable, Equatable {
         if let v = try r.integer("audit.max_events", 0...1_000_000_000) { auditMaxEvents = v }
         if let v = try r.integer("audit.refusal_window", Int64(0)...86_400) { refusalAuditWindow = v }
         if let v = try r.integer("audit.prune_interval", Int64(10)...86_400) { auditPruneInterval = v }
+        try store.read(&r, name: name)
         try r.rejectUnknownKeys()
         guard reservedConnections < maxConnections else {
             throw ConfigError("\(name): server.reserved_connections must be below server.max_connections")
@@ -160,6 +164,15 @@ struct ConfigReader {
             throw ConfigError("\(at(key)) must be an RFC 3339 UTC time like \"2027-01-31T00:00:00Z\", or \"\" for none")
         }
         return seconds
+    }
+
+    mutating func boolean(_ key: String) throws(ConfigError) -> Bool? {
+        used.insert(key)
+        switch file.values[key] {
+        case nil: return nil
+        case .boolean(let b)?: return b
+        default: throw ConfigError("\(at(key)) must be true or false")
+        }
     }
 
     mutating func strings(_ key: String) throws(ConfigError) -> [String]? {
