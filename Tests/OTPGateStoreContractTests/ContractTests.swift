@@ -263,3 +263,17 @@ final class Reservations: Sendable {
     func keep(_ r: AttemptReservation) { list.withLock { $0.append(r) } }
     var all: [AttemptReservation] { list.withLock { $0 } }
 }
+
+@Suite("Store contract: retention")
+struct ContractRetentionTests {
+    @Test(arguments: ContractBackend.all)
+    func pruningAnEmptyLogDeletesNothing(_ backend: ContractBackend) throws {
+        let s = try backend.make(.standard)
+        defer { s.close() }
+        _ = try s.store.appendAudit(AuditEvent(time: s.now, event: "test.kept", user: "lee"))
+        #expect(try s.store.pruneAudit(maxAge: 86_400, maxEvents: 1_000_000, now: s.now) == 0)
+        #expect(try s.store.pruneAudit(maxAge: nil, maxEvents: nil, now: s.now) == 0)
+        #expect(try s.store.pruneAudit(maxAge: nil, maxEvents: 0, now: s.now) == 1)
+        #expect(try s.store.auditEvents(user: "lee", since: nil, limit: 10).isEmpty)
+    }
+}
