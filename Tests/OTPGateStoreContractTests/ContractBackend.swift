@@ -14,7 +14,7 @@ struct ContractBackend: Sendable, CustomStringConvertible {
     var description: String { name }
 
     /// The backends on this machine. SQLite always; others add themselves here.
-    static let all: [ContractBackend] = [.sqlite]
+    static let all: [ContractBackend] = [.sqlite, .split]
 
     static let sqlite = ContractBackend(name: "sqlite") { policy in
         var template = Array("/tmp/otpgate-contract-XXXXXX".utf8CString)
@@ -26,6 +26,21 @@ struct ContractBackend: Sendable, CustomStringConvertible {
             logger: Logger(label: "contract") { _ in SwiftLogNoOpLogHandler() },
             limiterPolicy: policy, recoveryHasher: ContractStore.hasher, now: ContractStore.wallClock())
         return ContractStore(store: store, key: key) { try? FileManager.default.removeItem(atPath: dir) }
+    }
+}
+
+extension ContractBackend {
+    /// A tier node's store: users whose names start with a, c, e, g, i or k (and root)
+    /// are local, the rest shared, so every test crosses both halves.
+    static let split = ContractBackend(name: "split") { policy in
+        let local = try ContractBackend.sqlite.make(policy)
+        let shared = try ContractBackend.sqlite.make(policy)
+        // One master key on a node, as in a tier: rekey and key checks see one key.
+        let store = SplitStore(local: local.store, shared: shared.store, isLocal: ContractStore.splitIsLocal)
+        return ContractStore(store: store, key: shared.key) {
+            local.close()
+            shared.close()
+        }
     }
 }
 
@@ -43,4 +58,8 @@ struct ContractStore: Sendable {
     static func wallClock() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
     func close() { remove() }
+
+    @Sendable static func splitIsLocal(_ user: String) -> Bool {
+        user == "root" || user.first.map { "acegik".contains($0) } == true
+    }
 }

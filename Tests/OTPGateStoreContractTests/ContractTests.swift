@@ -222,10 +222,11 @@ struct ContractTests {
         let s = try backend.make(.standard)
         defer { s.close() }
         let a = try s.store.appendAudit(AuditEvent(time: s.now, event: "test.one", user: "hal", detail: "first"))
-        let b = try s.store.appendAudit(AuditEvent(time: s.now, event: "test.two", user: "ivy"))
+        let b = try s.store.appendAudit(AuditEvent(time: s.now, event: "test.two", user: "hal"))
+        _ = try s.store.appendAudit(AuditEvent(time: s.now, event: "test.three", user: "ivy"))
         #expect(b > a)
         let hal = try s.store.auditEvents(user: "hal", since: nil, limit: 100)
-        #expect(hal.map(\.event) == ["test.one"])
+        #expect(hal.map(\.event) == ["test.one", "test.two"])
         #expect(hal.first?.detail == "first")
         #expect(try s.store.auditEvents(user: nil, since: nil, limit: 1).count == 1)
     }
