@@ -281,6 +281,179 @@ def test_rekey(pg):
     KEY = new
 
 
+
+# -- roles and privileges -----------------------------------------------------------
+
+# The interface, as documented in docs/POSTGRES.md: which group may execute what.
+NODE_FUNCTIONS = {
+    "read_user", "reserve_attempt", "accept_code", "unused_codes", "consume_code", "record_failure",
+    "record_not_enrolled", "resync_token", "enrollment_begin", "enrollment_reserve", "enrollment_confirm",
+    "enrollment_cancel", "enrollment_purge", "pending_enrollments", "token_remove", "recovery_codes_replace",
+    "audit_append", "key_check_init", "node_report_keys", "generation_read", "generation_advance",
+}
+SHARED_FUNCTIONS = {"key_check_read", "health", "schema_versions", "limiter_policy_read", "sealed_by_key",
+                    "pending_enrollments", "read_user"}
+ADMIN_FUNCTIONS = {
+    "user_reset", "user_unlock", "users_list", "audit_query", "import_tokens", "set_limiter_policy", "prune_audit",
+    "rekey_begin", "rekey_sealed", "rekey_replace", "rekey_finish",
+}
+
+
+def run_script(pg, role, statements):
+    """Runs statements one by one in one session, going on after errors; returns the
+    SQLSTATE of each failed one, in order."""
+    script = "\\set ON_ERROR_STOP off\n" + "\n".join(s.rstrip(";") + ";" for s in statements) + "\n"
+    r = subprocess.run(pg.psql_args(role=role), input=script, capture_output=True, text=True, env=pg.env())
+    codes = []
+    for line in r.stderr.split("\n"):
+        if line.startswith("ERROR:"):
+            codes.append(line[len("ERROR:"):].strip().split(":")[0])
+    return codes
+
+
+def test_privileges(pg):
+    tables = pg.psql("SELECT tablename FROM pg_tables WHERE schemaname = 'otpgate' ORDER BY 1")
+    check(len(tables) >= 13, f"{len(tables)} tables in schema otpgate")
+    statements = []
+    for t in tables:
+        col = pg.psql(f"SELECT attname FROM pg_attribute WHERE attrelid = 'otpgate.{t}'::regclass AND attnum > 0 "
+                      "AND attidentity = '' AND attgenerated = '' ORDER BY attnum LIMIT 1")[0]
+        statements += [f"SELECT * FROM otpgate.{t} LIMIT 1", f"UPDATE otpgate.{t} SET {col} = {col}",
+                       f"DELETE FROM otpgate.{t}", f"INSERT INTO otpgate.{t} DEFAULT VALUES", f"TRUNCATE otpgate.{t}"]
+    for role in ("node_a", "admin_a", "stranger"):
+        codes = run_script(pg, role, statements)
+        check(codes == ["42501"] * len(statements),
+              f"{role} can neither SELECT, UPDATE, DELETE, INSERT nor TRUNCATE any of the {len(tables)} tables "
+              f"({len(codes)} of {len(statements)} refused)")
+
+    rows = pg.psql(
+        "SELECT p.proname, has_function_privilege('otpgate_node', p.oid, 'EXECUTE'), "
+        "has_function_privilege('otpgate_admin', p.oid, 'EXECUTE'), has_function_privilege('stranger', p.oid, 'EXECUTE'), "
+        "p.prosecdef, array_to_string(p.proconfig, ';'), pg_get_userbyid(p.proowner), "
+        "oidvectortypes(p.proargtypes) "
+        "FROM pg_proc p WHERE p.pronamespace = 'otpgate'::regnamespace ORDER BY 1")
+    node, admin, public, bad_definer, bad_path, not_owned, signatures = set(), set(), set(), [], [], [], {}
+    for row in rows:
+        name, n, a, s, definer, config, owner, args = row.split("|")
+        signatures[name] = args
+        if n == "t":
+            node.add(name)
+        if a == "t":
+            admin.add(name)
+        if s == "t":
+            public.add(name)
+        if (n == "t" or a == "t") and definer != "t":
+            bad_definer.append(name)
+        # The value checks used by CHECK constraints stay inlinable SQL: they call only
+        # pg_catalog built-ins, which a search_path cannot shadow.
+        if config != "search_path=otpgate, pg_temp" and name not in ("is_label", "is_sealed", "sealed_key_id", "epoch"):
+            bad_path.append(name)
+        if owner != "otpgate_owner":
+            not_owned.append(name)
+    check(node == NODE_FUNCTIONS | SHARED_FUNCTIONS, f"otpgate_node executes exactly the node functions (extra {node - NODE_FUNCTIONS - SHARED_FUNCTIONS}, missing {NODE_FUNCTIONS | SHARED_FUNCTIONS - node})")
+    check(admin == ADMIN_FUNCTIONS | SHARED_FUNCTIONS, f"otpgate_admin executes exactly the admin functions (extra {admin - ADMIN_FUNCTIONS - SHARED_FUNCTIONS}, missing {ADMIN_FUNCTIONS | SHARED_FUNCTIONS - admin})")
+    check(not public, f"no otpgate function is executable by PUBLIC ({sorted(public)})")
+    check(not bad_definer, f"every granted function is SECURITY DEFINER ({bad_definer})")
+    check(not bad_path, f"every function has search_path otpgate, pg_temp ({bad_path})")
+    check(not not_owned, f"otpgate_owner owns every function ({not_owned})")
+    owners = pg.psql("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'otpgate'::regnamespace")
+    check(owners == ["otpgate_owner"], f"otpgate_owner owns every table, index and sequence ({owners})")
+
+    def calls(names):
+        out = []
+        for name in sorted(names):
+            args = signatures[name].split(", ") if signatures[name] else []
+            out.append(f"SELECT otpgate.{name}(" + ", ".join(f"NULL::{t}" for t in args) + ")")
+        return out
+
+    internal = set(signatures) - NODE_FUNCTIONS - SHARED_FUNCTIONS - ADMIN_FUNCTIONS
+    for role, names, what in (
+        ("node_a", ADMIN_FUNCTIONS | internal, "admin and internal functions"),
+        ("admin_a", NODE_FUNCTIONS - SHARED_FUNCTIONS | internal, "node-only and internal functions"),
+        ("stranger", set(signatures), "any otpgate function"),
+    ):
+        statements = calls(names)
+        codes = run_script(pg, role, statements)
+        check(codes == ["42501"] * len(statements), f"{role} cannot run {what} ({len(codes)} of {len(statements)} refused: {set(codes)})")
+
+    # A node cannot lower a watermark: not through the functions, not directly.
+    rows = pg.psql("SELECT user_name FROM otpgate.users_list() WHERE tokens > 0", role="admin_a")
+    user = rows[0]
+    tok, wm = pg.psql(f"SELECT token_id, watermark FROM otpgate.read_user('{user}')", role="node_a")[0].split("|")
+    wm = int(wm)
+    rows = pg.psql(f"SELECT otpgate.accept_code('{user}', '{tok}', {wm - 1}, 0, NULL, NULL, 0, NULL), "
+                   f"(SELECT outcome FROM otpgate.resync_token('{user}', '{tok}', {wm - 1}, 0, 0, 0)), "
+                   f"(SELECT outcome FROM otpgate.resync_token('{user}', '{tok}', {wm}, 0, 0, 0))", role="node_a")
+    check(rows == ["replayed|replayed|replayed"], f"accept_code and resync_token refuse a watermark at or below the last ({rows})")
+    rows = pg.psql(f"SELECT watermark FROM otpgate.read_user('{user}')", role="node_a")
+    check(rows == [str(wm)], "... and it did not move")
+    expect_error(pg, f"UPDATE otpgate.tokens SET watermark = 0 WHERE id = '{tok}'", "node_a", "42501", "a node updating a watermark directly")
+    expect_error(pg, f"UPDATE otpgate.tokens SET watermark = watermark - 1 WHERE id = '{tok}'", "otpgate_owner", "OG006",
+                 "the owner lowering a watermark (trigger)")
+    expect_error(pg, f"UPDATE otpgate.tokens SET watermark = NULL WHERE id = '{tok}'", "otpgate_owner", "OG006",
+                 "the owner clearing a watermark (trigger)")
+    expect_error(pg, f"UPDATE otpgate.tokens SET digits = 8 WHERE id = '{tok}'", "otpgate_owner", "OG006",
+                 "the owner changing a token's parameters (trigger)")
+    pg.psql(f"UPDATE otpgate.tokens SET watermark = watermark + 1 WHERE id = '{tok}'", role="otpgate_owner")
+    check(pg.psql(f"SELECT watermark FROM otpgate.read_user('{user}')", role="node_a") == [str(wm + 1)],
+          "control: the trigger lets a watermark move forward")
+
+
+def test_triggers(pg):
+    o = "otpgate_owner"
+    code = pg.psql("SELECT code_id FROM otpgate.unused_codes('alice', 'recovery')", role="node_a")[0]
+    pg.psql(f"SELECT * FROM otpgate.consume_code('alice', 'recovery', {code}, NULL, NULL, 0, NULL)", role="node_a")
+    pg.psql(f"SELECT otpgate.recovery_codes_replace('alice', 'scrypt:n=16384,r=8,p=1', {hexlit(os.urandom(16))}, "
+            f"ARRAY[{hexlit(os.urandom(32))}, {hexlit(os.urandom(32))}], 1000)", role="node_a")
+    code = pg.psql("SELECT code_id FROM otpgate.unused_codes('alice', 'recovery')", role="node_a")[0]
+    pg.psql(f"SELECT * FROM otpgate.consume_code('alice', 'recovery', {code}, NULL, NULL, 0, NULL)", role="node_a")
+    used = pg.psql("SELECT id FROM otpgate.recovery_codes WHERE used_at IS NOT NULL LIMIT 1", role=o)
+    unused = pg.psql("SELECT id FROM otpgate.recovery_codes WHERE used_at IS NULL LIMIT 1", role=o)
+    check(used and unused, "there are used and unused recovery codes to try")
+    expect_error(pg, f"UPDATE otpgate.recovery_codes SET used_at = NULL WHERE id = {used[0]}", o, "OG006",
+                 "a used recovery code made unused (trigger)")
+    expect_error(pg, f"UPDATE otpgate.recovery_codes SET used_at = now() WHERE id = {used[0]}", o, "OG006",
+                 "a used recovery code used again (trigger)")
+    expect_error(pg, f"UPDATE otpgate.recovery_codes SET hash = hash WHERE id = {unused[0]}", o, "OG006",
+                 "an unused recovery code changed other than by use (trigger)")
+    pg.psql(f"UPDATE otpgate.recovery_codes SET used_at = now() WHERE id = {unused[0]}", role=o)
+    check(pg.psql(f"SELECT used_at IS NOT NULL FROM otpgate.recovery_codes WHERE id = {unused[0]}", role=o) == ["t"],
+          "control: the trigger lets an unused code be used")
+    expect_error(pg, "UPDATE otpgate.store_generation SET value = value - 1", o, "OG006", "the generation lowered (trigger)")
+
+    before = pg.psql("SELECT count(*), max(id) FROM otpgate.audit_events", role=o)
+    expect_error(pg, "UPDATE otpgate.audit_events SET detail = 'x' WHERE id = (SELECT max(id) FROM otpgate.audit_events)",
+                 o, "OG006", "the owner updating an audit row (trigger)")
+    expect_error(pg, "DELETE FROM otpgate.audit_events WHERE id = (SELECT max(id) FROM otpgate.audit_events)",
+                 o, "OG006", "the owner deleting an audit row (trigger)")
+    expect_error(pg, "TRUNCATE otpgate.audit_events", o, "OG006", "the owner truncating the audit log (trigger)")
+    expect_error(pg, "DO $$ BEGIN DELETE FROM otpgate.audit_events /* \nPL/pgSQL function otpgate.prune_audit(bigint,integer) line 1 at SQL statement */; END $$",
+                 o, "OG006", "a DELETE dressed up as the retention function's (trigger)")
+    expect_error(pg, "DELETE FROM otpgate.audit_events", "node_a", "42501", "a node deleting audit rows")
+    check(pg.psql("SELECT count(*), max(id) FROM otpgate.audit_events", role=o) == before, "the audit log is as it was")
+
+    # Retention is the one way out, and it is audited.
+    pg.psql(None, role="node_a", stdin="".join(
+        f"SELECT otpgate.audit_append('test.filler', NULL, NULL, NULL, NULL, 'row {i}');\n" for i in range(1100)))
+    total = int(pg.psql("SELECT count(*) FROM otpgate.audit_events", role=o)[0])
+    expect_error(pg, "SELECT otpgate.prune_audit(NULL, 10)", "admin_a", "OG001", "retention below 1000 events")
+    rows = pg.psql("SELECT otpgate.prune_audit(NULL, 1000)", role="admin_a")
+    check(rows == [str(total - 1000)], f"prune_audit deletes all but the newest 1000 ({rows}, of {total})")
+    rows = pg.psql("SELECT count(*), (SELECT event FROM otpgate.audit_events ORDER BY id DESC LIMIT 1), "
+                   "(SELECT host FROM otpgate.audit_events ORDER BY id DESC LIMIT 1) FROM otpgate.audit_events", role=o)
+    check(rows == ["1001|audit.pruned|admin_a"], f"... and audits it, under the admin's role ({rows})")
+
+
+def test_audit_host(pg):
+    o = "otpgate_owner"
+    pg.psql("SELECT otpgate.audit_append('test.host', 'alice', 0, NULL, NULL, NULL)", role="node_a")
+    pg.psql("SELECT otpgate.audit_append('test.host', 'alice', 0, NULL, NULL, NULL)", role="node_b")
+    pg.psql("INSERT INTO otpgate.audit_events (event, host, occurred_at) VALUES ('test.host', 'node_b', '2000-01-01')", role=o)
+    rows = pg.psql("SELECT host, occurred_at > now() - interval '1 hour' FROM otpgate.audit_events WHERE event = 'test.host' ORDER BY id", role=o)
+    check(rows == ["node_a|t", "node_b|t", "otpgate_owner|t"],
+          f"audit rows name the session role and the store's time, whatever the INSERT says ({rows})")
+    expect_error(pg, "SET ROLE node_b", "node_a", "42501", "a node taking another node's role")
+
 def main():
     random.seed()
     with PgCluster() as pg:
@@ -292,6 +465,9 @@ def main():
         pg.psql("GRANT CONNECT ON DATABASE otpgate TO stranger", database="postgres")
         test_migrations(pg)
         test_flow(pg)
+        test_privileges(pg)
+        test_triggers(pg)
+        test_audit_host(pg)
     if FAILURES:
         print(f"\n{len(FAILURES)} checks failed:")
         for f in FAILURES:

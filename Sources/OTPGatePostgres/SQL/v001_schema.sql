@@ -313,7 +313,8 @@ CREATE TRIGGER audit_events_stamp BEFORE INSERT ON otpgate.audit_events
 FOR EACH ROW EXECUTE FUNCTION otpgate.audit_stamp();
 
 -- No UPDATE ever; DELETE only from inside otpgate.prune_audit (the outermost frame of
--- the call stack must be that function's own DELETE); no TRUNCATE.
+-- the call stack must be that function's own DELETE); no TRUNCATE. The owner could
+-- still drop the trigger (DDL): its credentials are kept like root's.
 CREATE FUNCTION otpgate.audit_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = otpgate, pg_temp AS $$
 DECLARE
@@ -321,7 +322,11 @@ DECLARE
 BEGIN
     IF TG_OP = 'DELETE' THEN
         GET DIAGNOSTICS v_stack = PG_CONTEXT;
-        IF v_stack ~ '\nPL/pgSQL function otpgate\.prune_audit\(bigint,integer\) line [0-9]+ at SQL statement$' THEN
+        -- Under this function's search_path an otpgate function is named unqualified;
+        -- one of the same name elsewhere would be printed with its schema. Anchored at
+        -- the end: the retention function must be the outermost frame, so a statement
+        -- that merely quotes this line (in a DO block, say) does not pass.
+        IF v_stack ~ '\nPL/pgSQL function prune_audit\(bigint,integer\) line [0-9]+ at SQL statement$' THEN
             RETURN NULL;
         END IF;
     END IF;
