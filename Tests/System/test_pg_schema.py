@@ -33,10 +33,10 @@ def check(ok, what):
         FAILURES.append(what)
 
 
-def sealed(key=KEY, size=20):
+def sealed(key=None, size=20):
     """A value shaped like the daemon's sealed secret (version 1, key id, nonce,
-    ciphertext, tag); the database never opens it."""
-    return bytes([1]) + bytes.fromhex(key) + os.urandom(12 + size + 16)
+    ciphertext, tag) under key (the store's by default); the database never opens it."""
+    return bytes([1]) + bytes.fromhex(key or KEY) + os.urandom(12 + size + 16)
 
 
 def hexlit(b):
@@ -238,7 +238,7 @@ def test_flow(pg):
     test_rekey(pg)
 
 
-def token_json(name, tid=None, kind="hotp", watermark=None, key=KEY):
+def token_json(name, tid=None, kind="hotp", watermark=None, key=None):
     return {
         "id": tid or b32id(16), "name": name, "kind": kind, "algorithm": "SHA1", "digits": 6, "period": 30,
         "initial_counter": 0, "secret": base64.b64encode(sealed(key)).decode(), "watermark": watermark, "skew": 0,
@@ -454,6 +454,181 @@ def test_audit_host(pg):
           f"audit rows name the session role and the store's time, whatever the INSERT says ({rows})")
     expect_error(pg, "SET ROLE node_b", "node_a", "42501", "a node taking another node's role")
 
+
+# -- bad arguments ------------------------------------------------------------------
+
+LONG_USER = q("u" * 257)
+CTRL = "E'a\\001b'"
+USERS_BAD = ["NULL", "''", LONG_USER, CTRL, "E'tab\\tuser'", "E'del\\177'"]
+RHOST_BAD = [q("h" * 257), CTRL]
+SERVICE_BAD = ["''", q("s" * 257), CTRL]
+UID_BAD = ["-1", "4294967296"]
+TOKEN_BAD = ["NULL", "''", "'ABCDEFGHIJKLMNOP'", "'aaaaaaaaaaaaaaa1'", "'aaaaaaaaaaaaaaaaa'", "'aaaaaaaaaaaaaaa'"]
+ENR_BAD = ["NULL", "''", q("a" * 25), q("a" * 27), q("A" * 26)]
+DETAIL_BAD = ["''", q("d" * 1025), CTRL]
+ATTEMPT_BAD = ["0", "-1", "1000001"]
+
+
+def bad_secrets():
+    return ["NULL", hexlit(sealed(size=9)), hexlit(bytes([2]) + sealed()[1:]), hexlit(sealed(size=1000))]
+
+
+def hashes_sql(n, size=32):
+    return "ARRAY[" + ", ".join(hexlit(os.urandom(size)) for _ in range(n)) + "]"
+
+
+def import_json(tokens):
+    return q(json.dumps(tokens)) + "::jsonb"
+
+
+def bad_import_tokens():
+    def one(**changes):
+        t = token_json("imp", kind=changes.pop("kind", "hotp"))
+        for k, v in changes.items():
+            if v is KeyError:
+                del t[k]
+            else:
+                t[k] = v
+        return import_json([t])
+    out = ["NULL", "'[]'::jsonb", "'{}'::jsonb", "'\"x\"'::jsonb", import_json([token_json(f"t{i}") for i in range(17)]),
+           import_json([token_json("same"), token_json("same")]), import_json([1])]
+    out += [one(name=KeyError), one(extra=1), one(digits=9), one(digits="6"), one(digits=6.5), one(period=0),
+            one(period=86401), one(kind="sms"), one(algorithm="MD5"), one(id="ABCDEFGHIJKLMNOP"), one(id=None),
+            one(name="n" * 65), one(name=""), one(name="a\u0001b"), one(secret="not base64!"),
+            one(secret=base64.b64encode(b"\x01short").decode()), one(secret=None), one(initial_counter=-1),
+            one(initial_counter="0"), one(watermark=-1), one(window=3), one(skew=2), one(kind="totp", skew=100001),
+            one(kind="totp", window=11), one(detail=""), one(detail="d" * 1025), one(detail=5)]
+    return out
+
+
+def bad_argument_table(user, tok, enr, code_id, step):
+    S = hexlit(sealed())
+    kdf, salt = "'scrypt:n=16384,r=8,p=1'", hexlit(os.urandom(16))
+    node, admin = "node_a", "admin_a"
+    hashes_bad = ["'{}'::bytea[]", hashes_sql(101), hashes_sql(1, 31), "ARRAY[NULL::bytea]",
+                  "ARRAY[[" + hexlit(os.urandom(32)) + "], [" + hexlit(os.urandom(32)) + "]]"]
+    u = q(user)
+    return {
+        "read_user": (node, [u, "'h1'"], {0: USERS_BAD, 1: RHOST_BAD}),
+        "reserve_attempt": (node, [u, "'h1'"], {0: USERS_BAD, 1: RHOST_BAD}),
+        "accept_code": (node, [u, q(tok), str(step + 5), "0", "NULL", "'sshd'", "0", "'h1'"],
+                        {0: USERS_BAD, 1: TOKEN_BAD, 2: ["NULL", "-1", str(step + 1000)], 3: ["NULL", "1000001", "-1000001"],
+                         4: ATTEMPT_BAD, 5: SERVICE_BAD, 6: UID_BAD, 7: RHOST_BAD}),
+        "unused_codes": (node, [u, "'recovery'"], {0: USERS_BAD, 1: ["NULL", "'sms'", "'Recovery'", "''"]}),
+        "consume_code": (node, [u, "'recovery'", str(code_id), "NULL", "'sshd'", "0", "'h1'"],
+                         {0: USERS_BAD, 1: ["NULL", "'sms'", "'Scratch'"], 2: ["NULL", "0", "-5"], 3: ATTEMPT_BAD,
+                          4: SERVICE_BAD, 5: UID_BAD, 6: RHOST_BAD}),
+        "record_failure": (node, [u, "'h1'", "NULL", "'verify.invalid'", "'sshd'", "0", "NULL"],
+                           {0: USERS_BAD, 1: RHOST_BAD, 2: ATTEMPT_BAD, 3: ["NULL", "'verify.ok'", "'nonsense'", "''"],
+                            4: SERVICE_BAD, 5: UID_BAD, 6: DETAIL_BAD}),
+        "record_not_enrolled": (node, [u, "'h1'", "'sshd'", "0"], {0: USERS_BAD, 1: RHOST_BAD, 2: SERVICE_BAD, 3: UID_BAD}),
+        "resync_token": (node, [u, q(tok), str(step + 6), "1", "1", "0"],
+                         {0: USERS_BAD, 1: TOKEN_BAD, 2: ["NULL", "-1", str(step + 1000)], 3: ["NULL", "100001", "-100001"],
+                          4: ["NULL", "1000001"], 5: UID_BAD}),
+        "enrollment_begin": (node, [u, q(b32id(26)), "'tablet'", "'totp'", "'SHA1'", "6", "30", "0", S, "600", "0"],
+                             {0: USERS_BAD, 1: ENR_BAD, 2: ["NULL", "''", q("n" * 65), CTRL], 3: ["NULL", "'sms'", "'TOTP'"],
+                              4: ["NULL", "'MD5'", "'sha1'"], 5: ["NULL", "5", "9"], 6: ["NULL", "0", "86401"],
+                              7: ["NULL", "-1"], 8: bad_secrets(), 9: ["NULL", "0", "604801"], 10: UID_BAD}),
+        "enrollment_reserve": (node, [u, q(enr)], {0: USERS_BAD, 1: ENR_BAD}),
+        "enrollment_confirm": (node, [u, q(enr), q(b32id(16)), S, str(step), "0", "NULL", "NULL", "NULL", "NULL", "0"],
+                               {0: USERS_BAD, 1: ENR_BAD, 2: TOKEN_BAD, 3: bad_secrets(), 4: ["NULL", "-1", str(step + 1000)],
+                                5: ["NULL", "1000001"], 6: ATTEMPT_BAD, 7: [kdf], 8: [salt], 9: [hashes_sql(1)], 10: UID_BAD,
+                                "recovery": [{7: "''", 8: salt, 9: hashes_sql(1)}, {7: kdf, 8: hexlit(os.urandom(15)), 9: hashes_sql(1)}]
+                                + [{7: kdf, 8: salt, 9: h} for h in hashes_bad]}),
+        "enrollment_cancel": (node, [u, q(enr), "'enroll.cancel'", "0"],
+                              {0: USERS_BAD, 1: ENR_BAD, 2: ["NULL", "'enroll.begin'", "'x'"], 3: UID_BAD}),
+        "enrollment_purge": (node, ["86400"], {0: ["NULL", "-1", "2592001"]}),
+        "pending_enrollments": (node, [u], {0: USERS_BAD}),
+        "token_remove": (node, [u, q(tok), "0"], {0: USERS_BAD, 1: TOKEN_BAD, 2: UID_BAD}),
+        "recovery_codes_replace": (node, [u, kdf, salt, hashes_sql(2), "0"],
+                                   {0: USERS_BAD, 1: ["NULL", "''", q("k" * 65), CTRL],
+                                    2: ["NULL", hexlit(os.urandom(15)), hexlit(os.urandom(17))], 3: ["NULL"] + hashes_bad, 4: UID_BAD}),
+        "audit_append": (node, ["'test.bad'", u, "0", "'sshd'", "'h1'", "'d'"],
+                         {0: ["NULL", "''", "'nodots'", "'Upper.case'", "'a.'", "'.a'", q("a." + "b" * 63)], 1: ["''", LONG_USER, CTRL],
+                          2: UID_BAD, 3: SERVICE_BAD, 4: RHOST_BAD, 5: DETAIL_BAD}),
+        "key_check_init": (node, [S, "0"], {0: bad_secrets(), 1: UID_BAD}),
+        "node_report_keys": (node, [f"ARRAY['{KEY}']"],
+                             {0: ["NULL", "'{}'::text[]", "ARRAY['XYZ']", "ARRAY['A1B2C3D4']", "ARRAY[NULL::text]",
+                                  "ARRAY[" + ", ".join([f"'{KEY}'"] * 17) + "]", f"ARRAY[['{KEY}'], ['{KEY}']]"]}),
+        "generation_advance": (node, ["0", "NULL", "NULL", "0"],
+                               {0: ["NULL", "-1"], 1: ["'store.bogus'", "''"], 2: ["'detail without an event'"], 3: UID_BAD,
+                                "detail": [{1: "'store.rollback_accepted'", 2: d} for d in DETAIL_BAD]}),
+        "user_reset": (admin, [u, "0"], {0: USERS_BAD, 1: UID_BAD}),
+        "user_unlock": (admin, [u, "0"], {0: USERS_BAD, 1: UID_BAD}),
+        "audit_query": (admin, [u, "NULL", "10"], {0: ["''", LONG_USER, CTRL], 1: ["-1", "253402300800"], 2: ["NULL", "0", "10001"]}),
+        "import_tokens": (admin, ["'frank'", "'add'", import_json([token_json("imp")]), "NULL", "NULL", "NULL", "false", "0"],
+                          {0: USERS_BAD, 1: ["NULL", "'merge'", "''"], 2: bad_import_tokens(), 3: [kdf], 4: [salt],
+                           5: [hashes_sql(1)], 6: ["NULL"], 7: UID_BAD,
+                           "scratch": [{3: kdf, 4: salt, 5: hashes_sql(21)}, {3: kdf, 4: salt, 5: "'{}'::bytea[]"}]}),
+        "set_limiter_policy": (admin, ["3", "10", "2", "900", "100", "0"],
+                               {0: ["NULL", "-1", "1001"], 1: ["NULL", "-1", "1001"], 2: ["NULL", "0", "3601"],
+                                3: ["NULL", "0", "86401"], 4: ["NULL", "0", "101"], 5: UID_BAD,
+                                "order": [{2: "100", 3: "50"}]}),
+        "prune_audit": (admin, ["NULL", "100000"],
+                        {0: ["100", "-1", "3153600001"], 1: ["999", "-1"], "neither": [{0: "NULL", 1: "NULL"}]}),
+        "rekey_begin": (admin, [hexlit(sealed("c0ffee00")), "0"], {0: bad_secrets(), 1: UID_BAD}),
+        "rekey_sealed": (admin, [f"'{KEY}'", "10"], {0: ["NULL", f"'{KEY.upper()}'", "'feed'", "''"], 1: ["NULL", "0", "10001"]}),
+        "rekey_replace": (admin, ["'token'", q(tok), "'a1b2c3d4'", S],
+                          {0: ["NULL", "'user'", "''"], 1: ["NULL", "''", q("a" * 26)], 2: ["NULL", "'XYZ'", f"'{KEY}'"],
+                           3: bad_secrets()}),
+        "rekey_finish": (admin, ["0"], {0: UID_BAD}),
+    }
+
+
+# Baselines that cannot succeed as they stand, and the refusal they get instead.
+BASELINE_REFUSALS = {"rekey_begin": "OG003", "rekey_finish": "OG003"}
+
+
+def test_bad_arguments(pg):
+    user = "eve"
+    pg.psql("SELECT * FROM otpgate.import_tokens('eve', 'add', " + import_json([token_json("phone", kind="totp")]) +
+            ", NULL, NULL, NULL, false, 0)", role="admin_a")
+    tok = pg.psql("SELECT token_id FROM otpgate.read_user('eve')", role="node_a")[0]
+    enr = b32id(26)
+    pg.psql(f"SELECT * FROM otpgate.enrollment_begin('eve', '{enr}', 'tab', 'totp', 'SHA1', 6, 30, 0, {hexlit(sealed())}, 600, 0)", role="node_a")
+    pg.psql(f"SELECT otpgate.recovery_codes_replace('eve', 'scrypt:n=16384,r=8,p=1', {hexlit(os.urandom(16))}, {hashes_sql(3)}, 0)", role="node_a")
+    code_id = pg.psql("SELECT code_id FROM otpgate.unused_codes('eve', 'recovery')", role="node_a")[0]
+    step = int(pg.psql("SELECT now_s FROM otpgate.health()", role="node_a")[0]) // 30
+    table = bad_argument_table(user, tok, enr, int(code_id), step)
+
+    with_args = {name for name in NODE_FUNCTIONS | SHARED_FUNCTIONS | ADMIN_FUNCTIONS
+                 if pg.psql(f"SELECT pronargs > 0 FROM pg_proc WHERE proname = '{name}' AND pronamespace = 'otpgate'::regnamespace") == ["t"]}
+    check(with_args == set(table), f"every function with arguments has bad-argument cases (missing {with_args - set(table)})")
+
+    total = 0
+    for name, (role, args, bad) in sorted(table.items()):
+        call = lambda a: f"SELECT * FROM otpgate.{name}(" + ", ".join(a) + ")"  # noqa: E731
+        # The valid call must pass (in a transaction rolled back), so that each bad one
+        # fails for the argument it changes.
+        r = subprocess.run(pg.psql_args(role=role), input=f"BEGIN;\n{call(args)};\nROLLBACK;\n", capture_output=True, text=True,
+                           env=pg.env())
+        want = BASELINE_REFUSALS.get(name)
+        got = pg.error(r.stderr).sqlstate if r.returncode != 0 else None
+        check(got == want, f"{name}: the valid call {'passes' if want is None else 'gets ' + want} (got {got}: {r.stderr.strip()[:200]})")
+        variants = []
+        for key, values in bad.items():
+            for v in values:
+                a = list(args)
+                for i, value in (v.items() if isinstance(v, dict) else [(key, v)]):
+                    a[i] = value
+                variants.append(call(a))
+        before = dump(pg)
+        codes = run_script(pg, role, variants)
+        after = dump(pg)
+        total += len(variants)
+        ok = codes == ["OG001"] * len(variants)
+        if not ok:
+            for v in variants:
+                rr = pg.psql(v, role=role, check=False)
+                code = pg.error(rr.stderr).sqlstate if rr.returncode != 0 else None
+                if code != "OG001":
+                    print(f"     {code}: {v[:300]}\n     {rr.stderr.strip()[:300]}")
+        check(ok, f"{name}: {len(variants)} bad calls each refused with OG001 and a message")
+        check(before == after, f"{name}: ... and nothing changed")
+    check(total > 300, f"{total} bad calls in all")
+    r = pg.psql("SELECT * FROM otpgate.read_user(NULL)", role="node_a", check=False)
+    check("a user name has 1 to 256 bytes and no control characters" in r.stderr, "the error says what a good value is")
+
 def main():
     random.seed()
     with PgCluster() as pg:
@@ -468,6 +643,7 @@ def main():
         test_privileges(pg)
         test_triggers(pg)
         test_audit_host(pg)
+        test_bad_arguments(pg)
     if FAILURES:
         print(f"\n{len(FAILURES)} checks failed:")
         for f in FAILURES:

@@ -174,10 +174,12 @@ $$;
 
 -- The TOTP step or HOTP counter a node may accept for a token: a TOTP step at most
 -- the window's reach (10 steps, plus one for the read-to-accept gap) past the store's
--- clock and the token's skew; an HOTP counter not below the token's first. A node
--- that computed a step far in the future (a bug, a clock gone wrong) would otherwise
--- push the watermark where it can never come back from.
-CREATE FUNCTION otpgate.check_reachable(p_kind text, p_period integer, p_skew integer, p_initial bigint, p_counter bigint, p_now timestamptz)
+-- clock and the token's skew; an HOTP counter not below the token's next one and
+-- less than a million past it (look-ahead and resync reach far less). A node that
+-- computed a counter far ahead (a bug, a clock gone wrong) would otherwise push the
+-- watermark where it never comes back from, and the token would be dead.
+CREATE FUNCTION otpgate.check_reachable(p_kind text, p_period integer, p_skew integer, p_initial bigint, p_watermark bigint,
+    p_counter bigint, p_now timestamptz)
 RETURNS void
 LANGUAGE plpgsql SET search_path = otpgate, pg_temp AS $$
 BEGIN
@@ -186,6 +188,8 @@ BEGIN
             format('step %s is beyond the store''s clock (step %s, skew %s)', p_counter, epoch(p_now) / p_period, p_skew));
     ELSE
         PERFORM require(p_counter >= p_initial, format('counter %s is below the token''s first counter %s', p_counter, p_initial));
+        PERFORM require(p_counter < greatest(p_initial, coalesce(p_watermark + 1, 0)) + 1000000,
+            format('counter %s is a million or more past the token''s next counter', p_counter));
     END IF;
 END
 $$;
@@ -379,11 +383,11 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'OG002', MESSAGE = format('user %s has no tokens', p_user);
     END IF;
     v_now := clock_timestamp();
-    SELECT kind, name, period, skew, initial_counter INTO t FROM tokens WHERE id = p_token_id AND user_id = v_uid;
+    SELECT kind, name, period, skew, initial_counter, watermark INTO t FROM tokens WHERE id = p_token_id AND user_id = v_uid;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'OG002', MESSAGE = format('user %s has no token %s', p_user, p_token_id);
     END IF;
-    PERFORM check_reachable(t.kind, t.period, t.skew, t.initial_counter, p_counter, v_now);
+    PERFORM check_reachable(t.kind, t.period, t.skew, t.initial_counter, t.watermark, p_counter, v_now);
     IF p_attempt IS NULL THEN
         s := limit_state(v_uid, p_rhost, v_now);
         IF s.locked_out OR s.locked_until IS NOT NULL THEN
@@ -560,12 +564,12 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'OG002', MESSAGE = format('user %s has no tokens', p_user);
     END IF;
     v_now := clock_timestamp();
-    SELECT kind, name, period, initial_counter INTO t FROM tokens WHERE id = p_token_id AND user_id = v_uid;
+    SELECT kind, name, period, initial_counter, watermark INTO t FROM tokens WHERE id = p_token_id AND user_id = v_uid;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'OG002', MESSAGE = format('user %s has no token %s', p_user, p_token_id);
     END IF;
     PERFORM require(t.kind = 'totp' OR p_skew = 0, 'an HOTP token has no skew');
-    PERFORM check_reachable(t.kind, t.period, p_skew, t.initial_counter, p_watermark, v_now);
+    PERFORM check_reachable(t.kind, t.period, p_skew, t.initial_counter, t.watermark, p_watermark, v_now);
     s := limit_state(v_uid, NULL, v_now);
     IF s.locked_out OR s.locked_until IS NOT NULL THEN
         RETURN QUERY SELECT 'limited', epoch(s.locked_until);
@@ -738,7 +742,7 @@ BEGIN
         RETURN QUERY SELECT 'outranked', NULL::text, NULL::text, NULL::boolean, NULL::bigint;
         RETURN;
     END IF;
-    PERFORM check_reachable(e.kind, e.period, 0, e.initial_counter, p_watermark, v_now);
+    PERFORM check_reachable(e.kind, e.period, 0, e.initial_counter, NULL, p_watermark, v_now);
     PERFORM require_store_key(p_secret, 'the token secret');
     IF EXISTS (SELECT 1 FROM tokens t WHERE t.user_id = v_uid AND t.name = e.name) THEN
         RAISE EXCEPTION USING ERRCODE = 'OG003', MESSAGE = format('user %s already has a token named ''%s''', p_user, e.name);
