@@ -255,6 +255,7 @@ def test_rekey(pg):
     check(e is not None and "node_b" in e.message and "node_a" not in e.message, "... names the node that lacks it")
     pg.psql(f"SELECT otpgate.node_report_keys(ARRAY['{KEY}', '{new}'])", role="node_a")
     pg.psql(f"SELECT otpgate.node_report_keys(ARRAY['{KEY}', '{new}'])", role="node_b")
+    pg.psql(f"SELECT otpgate.node_report_keys(ARRAY['{new}'])", role="node_c")
     rows = pg.psql(f"SELECT old_key_id, new_key_id FROM otpgate.rekey_begin({hexlit(sealed(new))}, 0)", role=a)
     check(rows == [f"{KEY}|{new}"], "rekey_begin once every node holds the new key")
     # During the rekey a node may still seal under the old key.
@@ -604,7 +605,7 @@ def test_bad_arguments(pg):
                            env=pg.env())
         want = BASELINE_REFUSALS.get(name)
         got = pg.error(r.stderr).sqlstate if r.returncode != 0 else None
-        check(got == want, f"{name}: the valid call {'passes' if want is None else 'gets ' + want} (got {got}: {r.stderr.strip()[:200]})")
+        check(got == want, f"{name}: the valid call {'passes' if want is None else 'gets ' + want} (got {got}: {r.stderr.strip().split(chr(10))[0][:200]})")
         variants = []
         for key, values in bad.items():
             for v in values:
@@ -629,12 +630,179 @@ def test_bad_arguments(pg):
     r = pg.psql("SELECT * FROM otpgate.read_user(NULL)", role="node_a", check=False)
     check("a user name has 1 to 256 bytes and no control characters" in r.stderr, "the error says what a good value is")
 
+
+# -- parallel clients ---------------------------------------------------------------
+
+def worker(argv):
+    """--worker SOCKETS PORT ROLE SCRIPT...: one thread per script, each its own psql
+    session running the script; prints every session's output lines."""
+    sockets, port, role, scripts = argv[0], argv[1], argv[2], argv[3:]
+    out = [None] * len(scripts)
+
+    def run(i):
+        with open(scripts[i]) as f:
+            r = subprocess.run(
+                [os.path.join(os.environ.get("OTPGATE_PG_BIN", "/usr/lib/postgresql/15/bin"), "psql"), "-X", "-q", "-A", "-t",
+                 "-h", sockets, "-p", port, "-U", role, "-d", "otpgate"], stdin=f, capture_output=True, text=True)
+        out[i] = r.stdout + ("".join("ERR " + line + "\n" for line in r.stderr.split("\n") if line.startswith("ERROR")))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(scripts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sys.stdout.write("".join(out))
+
+
+def parallel(pg, roles, scripts_per_role, tag):
+    """Runs one worker process per role, each with one thread (session) per script
+    (the same scripts for every process unless a list per role is given); returns
+    the output lines of each role's process."""
+    procs = []
+    for r_i, role in enumerate(roles):
+        scripts = scripts_per_role[r_i] if isinstance(scripts_per_role[0], list) else scripts_per_role
+        paths = []
+        for i, text in enumerate(scripts):
+            path = os.path.join(pg.root, f"{tag}-{role}-{i}.sql")
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o644)
+            paths.append(path)
+        procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", pg.sockets, str(pg.port), role] + paths,
+                                      stdout=subprocess.PIPE, text=True, env=pg.env()))
+    outputs = [p.communicate()[0].split("\n") for p in procs]
+    return [[line for line in out if line] for out in outputs]
+
+
+def make_tokens(pg, prefix, users, per_user):
+    """users x per_user HOTP tokens (watermark NULL) through import_tokens; returns
+    [(user, token id)]."""
+    out, script = [], []
+    for u in range(users):
+        name = f"{prefix}{u:03d}"
+        toks = [token_json(f"t{i}") for i in range(per_user)]
+        out += [(name, t["id"]) for t in toks]
+        script.append(f"SELECT outcome FROM otpgate.import_tokens('{name}', 'add', {import_json(toks)}, NULL, NULL, NULL, false, 0);")
+    pg.psql(None, role="admin_a", stdin="\n".join(script))
+    return out
+
+
+def test_accept_cas(pg):
+    roles = ["node_a", "node_b", "node_c"]
+    threads = 4
+    cas = make_tokens(pg, "cas", 40, 5)
+    rtw = make_tokens(pg, "rtw", 40, 5)
+    check(len(cas) == 200 and len(rtw) == 200, "200 codes for the compare-and-set, 200 for the control")
+
+    # Control: read the watermark, then write it, as two statements (what a
+    # read-then-write accept does). Run as the owner (it needs the table).
+    script = "".join(
+        f"SELECT coalesce(watermark, -1) < 1 AS fresh FROM otpgate.tokens WHERE id = '{t}' \\gset\n"
+        f"\\if :fresh\nUPDATE otpgate.tokens SET watermark = 1 WHERE id = '{t}';\n\\echo {t} accepted\n\\else\n\\echo {t} replayed\n\\endif\n"
+        for _, t in rtw)
+    outs = parallel(pg, ["otpgate_owner"] * 3, [script] * threads, "rtw")
+    accepted = {}
+    for out in outs:
+        for line in out:
+            t, outcome = line.split(" ")
+            accepted[t] = accepted.get(t, 0) + (outcome == "accepted")
+    doubles = sum(1 for n in accepted.values() if n > 1)
+    check(doubles > 0, f"control: read-then-write accepts {doubles} of 200 codes more than once (3 processes x {threads} sessions)")
+
+    start = time.monotonic()
+    script = "".join(f"SELECT '{t} ' || otpgate.accept_code('{u}', '{t}', 1, 0, NULL, 'sshd', 0, NULL);\n" for u, t in cas)
+    outs = parallel(pg, roles, [script] * threads, "cas")
+    elapsed = time.monotonic() - start
+    accepted, per_role, errors, calls = {}, {}, [], 0
+    for role, out in zip(roles, outs):
+        for line in out:
+            if line.startswith("ERR"):
+                errors.append(line)
+                continue
+            calls += 1
+            t, outcome = line.split(" ")
+            if outcome == "accepted":
+                accepted[t] = accepted.get(t, 0) + 1
+                per_role[role] = per_role.get(role, 0) + 1
+    check(not errors, f"no errors in {calls} parallel accepts ({errors[:3]})")
+    check(calls == 200 * 3 * threads, f"{calls} accepts of 200 codes from 3 processes x {threads} sessions "
+          f"({elapsed:.1f} s, load {os.getloadavg()[0]:.1f})")
+    check(len(accepted) == 200 and set(accepted.values()) == {1}, f"exactly one accept per code ({len(accepted)} codes accepted, "
+          f"{sum(1 for n in accepted.values() if n > 1)} more than once)")
+    rows = pg.psql("SELECT host, count(*) FROM otpgate.audit_events WHERE event = 'verify.ok' AND user_name LIKE 'cas%' GROUP BY host ORDER BY host",
+                   role="otpgate_owner")
+    check(rows == [f"{r}|{per_role[r]}" for r in roles if r in per_role],
+          f"one verify.ok audit row per accept, naming the node that accepted it ({rows} vs {per_role})")
+
+
+def reserve_script(user, rhost, n):
+    return ("SELECT admitted, coalesce(attempt, 0) AS attempt FROM otpgate.reserve_attempt('%s', '%s') LIMIT 1 \\gset\n"
+            "\\if :admitted\nSELECT 'failed ' || locked_out_now FROM otpgate.record_failure('%s', '%s', :attempt, 'verify.invalid', 'sshd', 0, NULL);\n"
+            "\\else\n\\echo refused\n\\endif\n" % (user, rhost, user, rhost)) * n
+
+
+def test_failures(pg):
+    roles = ["node_a", "node_b", "node_c"]
+    threads = 4
+    a = "admin_a"
+    make_tokens(pg, "lim", 4, 1)
+    pg.psql("SELECT otpgate.set_limiter_policy(1000, 1000, 2, 900, 100, 0)", role=a)
+
+    # Reserved attempts: counted before evaluation, so at most the cap is evaluated.
+    outs = parallel(pg, roles, [[reserve_script("lim000", f"host-{r}", 15)] * threads for r in roles], "reserve")
+    lines = [line for out in outs for line in out]
+    failed = [line for line in lines if line.startswith("failed")]
+    check(len(lines) == 3 * threads * 15 and not [x for x in lines if x.startswith("ERR")], f"{len(lines)} attempts, no errors")
+    check(len(failed) == 100, f"exactly the cap of 100 attempts admitted from 3 nodes x {threads} sessions ({len(failed)})")
+    check(failed.count("failed true") == 1, f"exactly one failure completes the lockout ({failed.count('failed true')})")
+    rows = pg.psql("SELECT failures, locked_out FROM otpgate.read_user('lim000')", role="node_a")
+    check(rows == ["100|t"], f"the store counted 100 and the user is locked out ({rows})")
+    rows = pg.psql("SELECT event, count(*) FROM otpgate.audit_events WHERE user_name = 'lim000' GROUP BY event ORDER BY event", role="otpgate_owner")
+    check(rows == ["token.imported|1", "user.locked_out|1", "verify.invalid|100"], f"100 verify.invalid rows, one user.locked_out ({rows})")
+    for r in roles:
+        rows = pg.psql("SELECT admitted, locked_out FROM otpgate.reserve_attempt('lim000', 'elsewhere')", role=r)
+        check(rows == ["f|t"], f"{r} refuses the locked-out user")
+    pg.psql("SELECT otpgate.user_unlock('lim000', 0)", role=a)
+    for r in roles:
+        rows = pg.psql("SELECT admitted FROM otpgate.reserve_attempt('lim000', 'elsewhere')", role=r)
+        check(rows == ["t"], f"after one unlock, {r} admits the user again")
+
+    # Unreserved failures (INSERT ... ON CONFLICT DO UPDATE): every one counted.
+    per_session = 80
+    script = "SELECT 'n ' || locked_out_now FROM otpgate.record_failure('lim001', 'h', NULL, 'verify.invalid', NULL, 0, NULL);\n" * per_session
+    outs = parallel(pg, roles, [script] * threads, "count")
+    lines = [line for out in outs for line in out]
+    sent = 3 * threads * per_session
+    check(len(lines) == sent and lines.count("n true") == 1, f"{sent} failures sent, exactly one completed the lockout ({lines.count('n true')})")
+    rows = pg.psql("SELECT failures, host_failures FROM otpgate.read_user('lim001', 'h')", role="node_a")
+    check(rows == [f"{sent}|{sent}"], f"{sent} failures counted on both counters ({rows})")
+    # Control: read-modify-write of the counter (SELECT, then UPDATE with the value read).
+    uid = pg.psql("SELECT id FROM otpgate.users WHERE name = 'lim002'", role="otpgate_owner")[0]
+    pg.psql(f"INSERT INTO otpgate.limiter (user_id, rhost, failures, last_failure_at) VALUES ({uid}, '', 0, now())", role="otpgate_owner")
+    script = (f"SELECT failures AS f FROM otpgate.limiter WHERE user_id = {uid} AND rhost = '' \\gset\n"
+              f"UPDATE otpgate.limiter SET failures = :f + 1 WHERE user_id = {uid} AND rhost = '';\n") * per_session
+    parallel(pg, ["otpgate_owner"] * 3, [script] * threads, "rmw")
+    counted = int(pg.psql(f"SELECT failures FROM otpgate.limiter WHERE user_id = {uid} AND rhost = ''", role="otpgate_owner")[0])
+    check(counted < sent, f"control: read-modify-write counted {counted} of {sent}")
+
+    # The default backoff across nodes: 3 free per host, then a wait; parallel
+    # attempts from three hosts get exactly 3 each evaluated.
+    pg.psql("SELECT otpgate.set_limiter_policy(3, 10, 600, 900, 100, 0)", role=a)
+    outs = parallel(pg, roles, [[reserve_script("lim003", f"host-{r}", 10)] * threads for r in roles], "backoff")
+    lines = [line for out in outs for line in out]
+    check(len([x for x in lines if x.startswith("failed")]) == 9,
+          f"3 free attempts per host from 3 hosts, the rest refused ({len([x for x in lines if x.startswith('failed')])} of {len(lines)} admitted)")
+    pg.psql("SELECT otpgate.set_limiter_policy(3, 10, 2, 900, 100, 0)", role=a)
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        return worker(sys.argv[2:])
     random.seed()
     with PgCluster() as pg:
         pg.bootstrap()
         pg.create_node_role("node_a")
         pg.create_node_role("node_b")
+        pg.create_node_role("node_c")
         pg.create_node_role("admin_a", group="otpgate_admin")
         pg.psql('CREATE ROLE stranger LOGIN', database="postgres")
         pg.psql("GRANT CONNECT ON DATABASE otpgate TO stranger", database="postgres")
@@ -644,6 +812,8 @@ def main():
         test_triggers(pg)
         test_audit_host(pg)
         test_bad_arguments(pg)
+        test_accept_cas(pg)
+        test_failures(pg)
     if FAILURES:
         print(f"\n{len(FAILURES)} checks failed:")
         for f in FAILURES:
