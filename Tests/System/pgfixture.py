@@ -27,7 +27,20 @@ import subprocess
 import tempfile
 import time
 
-PG_BIN = os.environ.get("OTPGATE_PG_BIN", "/usr/lib/postgresql/15/bin")
+def _pg_bin():
+    """OTPGATE_PG_BIN, else the newest /usr/lib/postgresql/N/bin (N >= 15: the
+    schema needs 15)."""
+    if os.environ.get("OTPGATE_PG_BIN"):
+        return os.environ["OTPGATE_PG_BIN"]
+    versions = sorted((int(v) for v in os.listdir("/usr/lib/postgresql") if v.isdigit()), reverse=True) \
+        if os.path.isdir("/usr/lib/postgresql") else []
+    for v in versions:
+        if v >= 15 and os.path.exists(f"/usr/lib/postgresql/{v}/bin/initdb"):
+            return f"/usr/lib/postgresql/{v}/bin"
+    raise RuntimeError("no PostgreSQL 15 or later in /usr/lib/postgresql (apt-get install postgresql), or set OTPGATE_PG_BIN")
+
+
+PG_BIN = _pg_bin()
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SQL_DIR = os.path.join(REPO, "Sources", "OTPGatePostgres", "SQL")
 DATABASE = "otpgate"

@@ -20,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgfixture import PgCluster, PgError, SQL_DIR, migration_files  # noqa: E402
+from pgfixture import PG_BIN, PgCluster, PgError, migration_files  # noqa: E402
 
 FAILURES = []
 KEY = "a1b2c3d4"
@@ -69,7 +69,7 @@ def dump(pg):
     """The otpgate schema with every row of every table and the sequences' values
     (a failed INSERT would have moved one). pg_dump's per-run \\restrict key aside."""
     r = subprocess.run(
-        [os.path.join(os.path.dirname(pg.psql_args()[0]), "pg_dump"), "-h", pg.sockets, "-p", str(pg.port), "-U",
+        [os.path.join(PG_BIN, "pg_dump"), "-h", pg.sockets, "-p", str(pg.port), "-U",
          "postgres", "--schema=otpgate", "otpgate"],
         capture_output=True, text=True, env=pg.env(), check=True)
     return "\n".join(line for line in r.stdout.split("\n") if not line.startswith(("\\restrict", "\\unrestrict")))
@@ -642,7 +642,7 @@ def worker(argv):
     def run(i):
         with open(scripts[i]) as f:
             r = subprocess.run(
-                [os.path.join(os.environ.get("OTPGATE_PG_BIN", "/usr/lib/postgresql/15/bin"), "psql"), "-X", "-q", "-A", "-t",
+                [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t",
                  "-h", sockets, "-p", port, "-U", role, "-d", "otpgate"], stdin=f, capture_output=True, text=True)
         out[i] = r.stdout + ("".join("ERR " + line + "\n" for line in r.stderr.split("\n") if line.startswith("ERROR")))
 
