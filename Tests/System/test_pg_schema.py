@@ -794,6 +794,26 @@ def test_failures(pg):
           f"3 free attempts per host from 3 hosts, the rest refused ({len([x for x in lines if x.startswith('failed')])} of {len(lines)} admitted)")
     pg.psql("SELECT otpgate.set_limiter_policy(3, 10, 2, 900, 100, 0)", role=a)
 
+
+def test_crash(pg):
+    """The fixture's SIGKILL and restart, as later multi-daemon tests use them: what
+    was acknowledged before the kill is there after crash recovery."""
+    u, tok = make_tokens(pg, "crash", 1, 1)[0]
+    rows = pg.psql(f"SELECT otpgate.accept_code('{u}', '{tok}', 7, 0, NULL, 'sshd', 0, NULL)", role="node_a")
+    check(rows == ["accepted"], "an accept acknowledged before the crash")
+    pid = pg.process.pid
+    pg.kill()
+    r = pg.psql("SELECT 1", role="node_a", check=False)
+    check(r.returncode != 0, "after SIGKILL the server refuses connections")
+    check(not os.path.exists(f"/proc/{pid}"), "the postmaster is gone")
+    pg.restart()
+    rows = pg.psql(f"SELECT watermark FROM otpgate.read_user('{u}')", role="node_a")
+    check(rows == ["7"], "after crash recovery the acknowledged watermark is there")
+    rows = pg.psql(f"SELECT count(*) FROM otpgate.audit_query('{u}', NULL, 10) WHERE event = 'verify.ok'", role="admin_a")
+    check(rows == ["1"], "... with its audit row")
+    rows = pg.psql(f"SELECT otpgate.accept_code('{u}', '{tok}', 7, 0, NULL, 'sshd', 0, NULL)", role="node_b")
+    check(rows == ["replayed"], "... and the code stays used")
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         return worker(sys.argv[2:])
@@ -814,6 +834,7 @@ def main():
         test_bad_arguments(pg)
         test_accept_cas(pg)
         test_failures(pg)
+        test_crash(pg)
     if FAILURES:
         print(f"\n{len(FAILURES)} checks failed:")
         for f in FAILURES:
