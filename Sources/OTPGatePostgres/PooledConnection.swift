@@ -21,7 +21,7 @@ final class PooledConnection: Sendable {
     /// (FLEET.md, trap 1: a cancel during the synchronous-replication wait reports the
     /// commit as successful).
     func closeNow() {
-        _ = connection.close()
+        let _: EventLoopFuture<Void> = connection.close()
     }
 
     /// Connects, asks the server for the write decision's inputs and prepares every
@@ -41,12 +41,10 @@ final class PooledConnection: Sendable {
             }
             .flatMap { connection -> EventLoopFuture<PooledConnection> in
                 guard attach(connection) else {
-                    _ = connection.close()
+                    let _: EventLoopFuture<Void> = connection.close()
                     return loop.makeFailedFuture(PostgresStoreError(.deadlineExceeded, "the deadline passed while connecting to postgresql"))
                 }
-                let check = connection.query(PostgresQuery(unsafeSQL: PostgresWriteStatus.checkSQL), logger: logger).flatMap {
-                    $0.all()
-                }
+                let check = connection.simpleQuery(PostgresWriteStatus.checkSQL)
                 let prepares = statements.map { statement in
                     connection.prepare(query: statement.sql).map { (statement.name, $0) }
                         .flatMapErrorThrowing { error in
@@ -70,7 +68,7 @@ final class PooledConnection: Sendable {
                             status: status)
                     }
                     .flatMapError { error in
-                        _ = connection.close()
+                        let _: EventLoopFuture<Void> = connection.close()
                         if let error = error as? PostgresStoreError { return loop.makeFailedFuture(error) }
                         return loop.makeFailedFuture(
                             PostgresStoreError(.connectFailed, "cannot set up a postgresql connection: \(ServerFailure(error).text)"))

@@ -1,7 +1,7 @@
-internal import Glibc
+public import Glibc
 public import Logging
 public import NIOCore
-internal import NIOPosix
+public import NIOPosix
 internal import PostgresNIO
 
 /// Applies named migrations with the owner role, each in its own transaction, and

@@ -1,8 +1,8 @@
 internal import Dispatch
-internal import Glibc
+public import Glibc
 public import Logging
 public import NIOCore
-internal import NIOPosix
+public import NIOPosix
 internal import NIOSSL
 public import PostgresNIO
 internal import Synchronization
@@ -210,8 +210,9 @@ public final class PostgresPool: Sendable {
             defer { state.nextID += 1 }
             return state.nextID
         }
-        var logger = self.logger
-        logger[metadataKey: "postgres.connection"] = "\(id)"
+        var connectionLogger = self.logger
+        connectionLogger[metadataKey: "postgres.connection"] = "\(id)"
+        let logger = connectionLogger
         PooledConnection.open(
             configuration: configuration, id: id, on: call.loop, statements: statementList,
             singleNode: settings.singleNode, logger: logger,
@@ -329,7 +330,7 @@ public final class PostgresPool: Sendable {
         case .waiting?:
             state.withLock { $0.waiters.removeAll { $0 === call } }
         case .opening(let connection?)?:
-            _ = connection.close()
+            let _: EventLoopFuture<Void> = connection.close()
         case .running(let pooled)?:
             // The in-flight execute then fails and releases the slot.
             pooled.closeNow()
