@@ -76,7 +76,7 @@ struct DeadlineTests {
         let pool = try PostgresPool(settings: server.settings(poolSize: 1, deadline: .milliseconds(700)), statements: Self.statements, logger: testLogger)
         defer { pool.shutdown() }
         let start = ContinuousClock.now
-        do {
+        do throws(PostgresStoreError) {
             _ = try await pool.run("sleep", binds: [])
             Issue.record("pg_sleep(10) returned within 0.7 s")
         } catch {
@@ -93,7 +93,7 @@ struct DeadlineTests {
         defer { pool.shutdown() }
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let code = try await loop.submit { () -> PostgresStoreError.Code? in
-            do { _ = try pool.run("pid"); return nil } catch { return error.code }
+            do throws(PostgresStoreError) { _ = try pool.run("pid"); return nil } catch { return error.code }
         }.get()
         #expect(code == .wrongThread)
     }

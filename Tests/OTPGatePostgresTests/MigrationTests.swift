@@ -34,7 +34,7 @@ struct MigrationTests {
 
         // An older binary knows only the first migration: it refuses the newer database.
         let older = try PostgresMigrator(settings: settings, migrations: [Self.first])
-        do {
+        do throws(PostgresStoreError) {
             _ = try await older.migrate(logger: testLogger)
             Issue.record("an older migration list was accepted")
         } catch {
@@ -50,7 +50,7 @@ struct MigrationTests {
             SELECT no_such_function();
             """)
         let migrator = try PostgresMigrator(settings: server.settings(), migrations: [Self.first, broken])
-        do {
+        do throws(PostgresStoreError) {
             _ = try await migrator.migrate(logger: testLogger)
             Issue.record("a broken migration was applied")
         } catch {

@@ -1,12 +1,13 @@
 import Foundation
 import Glibc
 import OTPGatePostgres
+import PostgresNIO
 import Testing
 
 @Suite("PostgreSQL settings and the password file", .serialized)
 struct SettingsTests {
     func refusal(_ settings: PostgresSettings) -> String? {
-        do { try settings.validate(); return nil } catch { return error.message }
+        do throws(PostgresStoreError) { try settings.validate(); return nil } catch { return error.message }
     }
 
     @Test func validationNamesTheKeyAndTheFix() {
@@ -46,7 +47,7 @@ struct SettingsTests {
             endpoint: .tcp(host: "127.0.0.1", port: server.port), database: "postgres", user: "node1",
             password: .file(file), poolSize: 1, deadline: .seconds(2), singleNode: true)
         let statements = [PostgresStatement(name: "me", sql: "SELECT current_user::text", access: .readOnly)]
-        do {
+        do throws(PostgresStoreError) {
             _ = try PostgresPool(settings: settings, statements: statements, logger: testLogger)
             Issue.record("a mode 0644 password file was accepted")
         } catch {
@@ -81,7 +82,7 @@ struct SettingsTests {
         let credential = try PostgresPool(settings: settings, statements: statements, credentialsDirectory: dir, logger: testLogger)
         defer { credential.shutdown() }
         #expect(await timedRun(credential, "me").error == nil)
-        do {
+        do throws(PostgresStoreError) {
             _ = try PostgresPool(settings: settings, statements: statements, credentialsDirectory: nil, logger: testLogger)
             Issue.record("a credential without CREDENTIALS_DIRECTORY was accepted")
         } catch {

@@ -37,7 +37,7 @@ struct Timed: Sendable {
 func timedRun(_ pool: PostgresPool, _ name: String, _ binds: [PostgresValue] = []) async -> Timed {
     await onThread {
         let start = ContinuousClock.now
-        do {
+        do throws(PostgresStoreError) {
             let rows = try pool.run(name, binds: binds)
             return Timed(rows: rows, error: nil, elapsed: seconds(since: start))
         } catch {
