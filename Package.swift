@@ -18,12 +18,20 @@ let package = Package(
         .executable(name: "otpgated", targets: ["otpgated"]),
         .executable(name: "otpgate", targets: ["otpgate"]),
     ],
+    traits: [
+        // Off by default, so a single-host build never compiles postgres-nio, swift-nio-ssl
+        // and BoringSSL (docs/PERFORMANCE.md, build time). A verifier tier builds with
+        // `swift build --traits Postgres`.
+        .trait(name: "Postgres", description: "otpgated with the PostgreSQL store (a verifier tier)"),
+    ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -102,10 +110,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The PostgreSQL connection layer: a pool of prepared connections that a blocking
+        // caller uses with one deadline per call, the per-connection durability checks, and
+        // the migration runner. Knows no schema: the SQL comes from its caller.
+        .target(
+            name: "OTPGatePostgres",
+            dependencies: [
+                // For KeyFile's checks on the password file; nothing else of the SQLite store.
+                "OTPGateStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "otpgated",
             dependencies: [
                 "OTPGateServer", "OTPGateStore",
+                .target(name: "OTPGatePostgres", condition: .when(traits: ["Postgres"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -210,6 +235,18 @@ let package = Package(
         .testTarget(
             name: "OTPGateImportTests",
             dependencies: ["OTPGateImport", "OTPCore", "OTPGateProtocol"],
+            swiftSettings: swiftSettings
+        ),
+        // Against a real PostgreSQL 15 that the tests start themselves (initdb, pg_ctl).
+        .testTarget(
+            name: "OTPGatePostgresTests",
+            dependencies: [
+                "OTPGatePostgres", "OTPGateStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -26,53 +26,70 @@ public enum KeyFile {
     /// (the daemon's own by default); root is accepted too for systemd credentials,
     /// which systemd itself writes.
     public static func load(path: String, owner: UInt32 = currentUID) throws(StoreError) -> MasterKey {
+        let bytes = try readProtected(
+            path: path, what: "master key", owner: owner, maxLength: 4096,
+            missing: "create it with 'otpgated --create-key' (or let otpgated create it on first start)")
+        guard bytes.count == MasterKey.length else {
+            throw StoreError(
+                .keyInvalid,
+                "master key \(path) has \(bytes.count) bytes, not \(MasterKey.length): it is truncated or not a key; restore it from backup")
+        }
+        return try MasterKey(bytes: bytes)
+    }
+
+    /// Reads a file that holds a secret (the master key, a database password) with the
+    /// same checks for all: a regular file, not a symlink, owned by `owner` (or by root
+    /// when it is a systemd credential, which systemd writes), no access for group or
+    /// others, at most `maxLength` bytes. `what` names the file in every refusal
+    /// ("master key"); `missing` is the fix when it does not exist. Refusals are
+    /// `.keyMissing` and `.keyInvalid`.
+    public static func readProtected(
+        path: String, what: String, owner: UInt32 = currentUID, maxLength: Int, missing: String,
+        credentialName: String = KeyFile.credentialName
+    ) throws(StoreError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             let err = errno
             switch err {
             case ENOENT:
-                throw StoreError(
-                    .keyMissing,
-                    "master key \(path) does not exist; create it with 'otpgated --create-key' (or let otpgated create it on first start)")
+                throw StoreError(.keyMissing, "\(what) \(path) does not exist; \(missing)")
             case ELOOP:
                 throw StoreError(
                     .keyInvalid,
-                    "master key \(path) is a symlink; replace it with the regular file it points to (mode 0600)")
+                    "\(what) \(path) is a symlink; replace it with the regular file it points to (mode 0600)")
             default:
-                throw StoreError(.keyInvalid, "master key \(path) cannot be opened: \(String(cString: strerror(err)))")
+                throw StoreError(.keyInvalid, "\(what) \(path) cannot be opened: \(String(cString: strerror(err)))")
             }
         }
         defer { close(fd) }
         // Checks on the opened file itself, so the file cannot be swapped in between.
         var st = stat()
         guard fstat(fd, &st) == 0 else {
-            throw StoreError(.keyInvalid, "master key \(path) cannot be inspected: \(String(cString: strerror(errno)))")
+            throw StoreError(.keyInvalid, "\(what) \(path) cannot be inspected: \(String(cString: strerror(errno)))")
         }
         guard st.st_mode & S_IFMT == S_IFREG else {
-            throw StoreError(.keyInvalid, "master key \(path) is not a regular file; replace it with one (mode 0600)")
+            throw StoreError(.keyInvalid, "\(what) \(path) is not a regular file; replace it with one (mode 0600)")
         }
-        guard st.st_uid == owner || (st.st_uid == 0 && isCredential(path)) else {
+        guard st.st_uid == owner || (st.st_uid == 0 && path.hasSuffix("/" + credentialName)) else {
             throw StoreError(
                 .keyInvalid,
-                "master key \(path) is owned by uid \(st.st_uid), not by the daemon's uid \(owner); fix with 'chown \(owner) \(path)'")
+                "\(what) \(path) is owned by uid \(st.st_uid), not by the daemon's uid \(owner); fix with 'chown \(owner) \(path)'")
         }
         guard st.st_mode & 0o077 == 0 else {
             let mode = String(st.st_mode & 0o777, radix: 8)
             throw StoreError(
                 .keyInvalid,
-                "master key \(path) has mode 0\(mode), readable or writable by others; fix with 'chmod 600 \(path)'")
+                "\(what) \(path) has mode 0\(mode), readable or writable by others; fix with 'chmod 600 \(path)'")
         }
-        guard st.st_size == off_t(MasterKey.length) else {
-            throw StoreError(
-                .keyInvalid,
-                "master key \(path) has \(st.st_size) bytes, not \(MasterKey.length): it is truncated or not a key; restore it from backup")
+        guard st.st_size <= off_t(maxLength) else {
+            throw StoreError(.keyInvalid, "\(what) \(path) has \(st.st_size) bytes, more than \(maxLength): it is not a \(what)")
         }
-        var bytes = [UInt8](repeating: 0, count: MasterKey.length)
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, MasterKey.length) }
-        guard n == MasterKey.length else {
-            throw StoreError(.keyInvalid, "master key \(path) could not be read in full")
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else {
+            throw StoreError(.keyInvalid, "\(what) \(path) could not be read in full")
         }
-        return try MasterKey(bytes: bytes)
+        return bytes
     }
 
     /// Writes `key` to a new file at `path` (mode 0600, fsynced, then the directory

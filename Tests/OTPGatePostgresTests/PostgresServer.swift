@@ -1,0 +1,197 @@
+import Foundation
+import Glibc
+import OTPGatePostgres
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A real PostgreSQL 15 for one test: `initdb` into a temporary directory, the
+/// postmaster as a child of this process (so SIGKILL and restart are ours to do),
+/// listening on a socket in that directory and on a free loopback port, fsync on.
+/// As root, the server runs as the `postgres` user (PostgreSQL refuses root).
+final class PostgresServer: @unchecked Sendable {
+    static let bin = "/usr/lib/postgresql/15/bin"
+    /// The superuser initdb creates; stands for the owner role in tests.
+    static let owner = "otpgate_owner"
+
+    let root: String
+    let port: Int
+    var dataDirectory: String { root + "/data" }
+    var logPath: String { root + "/server.log" }
+    private var postmaster: Process?
+    private let runAs: (uid: uid_t, gid: gid_t)?
+
+    init(config: [String] = []) throws {
+        var template = Array("/tmp/otpgpg.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw FixtureError("mkdtemp failed") }
+        root = String(cString: made)
+        port = try Self.freePort()
+        if geteuid() == 0 {
+            guard let pw = getpwnam("postgres") ?? getpwnam("nobody") else { throw FixtureError("no postgres or nobody user") }
+            runAs = (pw.pointee.pw_uid, pw.pointee.pw_gid)
+            chown(root, pw.pointee.pw_uid, pw.pointee.pw_gid)
+        } else {
+            runAs = nil
+        }
+        chmod(root, 0o755)
+        try runChecked(Self.bin + "/initdb", ["-D", dataDirectory, "-U", Self.owner, "--auth-local=trust",
+                                             "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync", "--no-instructions"])
+        let settings = [
+            "listen_addresses = '127.0.0.1'",
+            "port = \(port)",
+            "unix_socket_directories = '\(root)'",
+            "fsync = on",
+            "synchronous_commit = on",
+            "max_connections = 60",
+            "shared_buffers = 16MB",
+            "log_connections = on",
+            "log_disconnections = on",
+            "log_line_prefix = '%m [%p] '",
+            // A backend notices a client that went away while its query runs (the pool
+            // closes at the deadline); recommended for a tier, too.
+            "client_connection_check_interval = '100ms'",
+        ] + config
+        let conf = dataDirectory + "/postgresql.conf"
+        guard let handle = FileHandle(forWritingAtPath: conf) else { throw FixtureError("cannot open \(conf)") }
+        handle.seekToEndOfFile()
+        handle.write(("\n" + settings.joined(separator: "\n") + "\n").data(using: .utf8)!)
+        handle.closeFile()
+        try start()
+    }
+
+    deinit {
+        kill9()
+        _ = try? Self.run("/bin/rm", ["-rf", root])
+    }
+
+    func settings(user: String = PostgresServer.owner, poolSize: Int = 2, deadline: Duration = .seconds(2),
+                  singleNode: Bool = true) -> PostgresSettings {
+        PostgresSettings(
+            endpoint: .socket(directory: root, port: port), database: "postgres", user: user,
+            poolSize: poolSize, deadline: deadline, connectTimeout: .seconds(1), singleNode: singleNode)
+    }
+
+    /// Starts the postmaster and returns once postmaster.pid says "ready" (PostgreSQL's
+    /// own readiness signal, what pg_ctl -w reads).
+    func start() throws {
+        let process = Process()
+        var arguments = [Self.bin + "/postgres", "-D", dataDirectory]
+        if let runAs {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            arguments = ["--reuid=\(runAs.uid)", "--regid=\(runAs.gid)", "--clear-groups", "--"] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: arguments.removeFirst())
+        }
+        process.arguments = arguments
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw FixtureError("cannot open \(logPath)") }
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try? log.close()
+        postmaster = process
+        let until = Date().addingTimeInterval(60)
+        while Date() < until {
+            guard process.isRunning else { throw FixtureError("postgres exited at start:\n\(logTail())") }
+            if let pid = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8) {
+                let lines = pid.split(separator: "\n", omittingEmptySubsequences: false)
+                if lines.count > 7, lines[0] == "\(process.processIdentifier)", lines[7].hasPrefix("ready") { return }
+            }
+            usleep(20_000)
+        }
+        throw FixtureError("postgres not ready after 60 s:\n\(logTail())")
+    }
+
+    /// SIGKILL to the postmaster and every backend, as a crash of the host would; returns
+    /// once they are gone.
+    func kill9() {
+        guard let process = postmaster, process.isRunning else { return }
+        let pid = process.processIdentifier
+        let children = Self.children(of: pid)
+        for child in children { kill(child, SIGKILL) }
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+        for child in children {
+            while Self.isAlive(child) { usleep(5_000) }
+        }
+        postmaster = nil
+    }
+
+    /// Runs SQL through psql as the owner on the socket; returns its unaligned output.
+    @discardableResult
+    func psql(_ sql: String) throws -> String {
+        try runChecked(Self.bin + "/psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", root, "-p", "\(port)",
+                                            "-U", Self.owner, "-d", "postgres", "-c", sql], asServer: false)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func logTail() -> String { log().split(separator: "\n").suffix(20).joined(separator: "\n") }
+
+    @discardableResult
+    private func runChecked(_ executable: String, _ arguments: [String], asServer: Bool = true) throws -> String {
+        var exe = executable
+        var args = arguments
+        if asServer, let runAs {
+            exe = "/usr/bin/setpriv"
+            args = ["--reuid=\(runAs.uid)", "--regid=\(runAs.gid)", "--clear-groups", "--", executable] + arguments
+        }
+        let (status, output) = try Self.run(exe, args)
+        guard status == 0 else { throw FixtureError("\(executable) \(arguments.joined(separator: " ")) failed (\(status)):\n\(output)") }
+        return output
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw FixtureError("socket failed") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard bound else { throw FixtureError("bind failed") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func children(of pid: pid_t) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let child = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && fields[1] == "\(pid)" ? child : nil
+        }
+    }
+
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return false
+        }
+        let state = stat[stat.index(after: close)...].split(separator: " ").first
+        return state != "Z" && state != "X"
+    }
+}
