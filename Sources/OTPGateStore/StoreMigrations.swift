@@ -14,7 +14,10 @@ enum StoreMigrations {
     /// queue only reads. (After a crash, closing it may checkpoint what the WAL holds
     /// into the main file: committed data, unchanged in content.)
     static func refuseNewer(path: String) throws {
-        try DatabaseQueue(path: path).read { db in try refuseNewer(db, path: path) }
+        var config = Configuration()
+        config.busyMode = .timeout(10)  // as the pool's: another daemon may be recovering the WAL
+        config.label = "otpgate.version-check"
+        try DatabaseQueue(path: path, configuration: config).read { db in try refuseNewer(db, path: path) }
     }
 
     static func refuseNewer(_ db: Database, path: String) throws {
