@@ -14,107 +14,52 @@ import Testing
 /// the socket, then graceful shutdown with one request in flight.
 @Suite("Daemon under a ServiceGroup")
 struct DaemonServiceGroupTests {
-    /// Runs blocking socket calls on a thread of their own, off the task pool that
-    /// the service group needs.
-    static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { c in
-            Thread { c.resume(with: Result { try body() }) }.start()
-        }
-    }
-
-    /// The daemon's services and the event loop group and pool it runs on.
-    final class Running: Sendable {
-        let daemon: Daemon
-        let group: ServiceGroup
-        let loops: MultiThreadedEventLoopGroup
-        let pool: NIOThreadPool
-        let ready: AsyncStream<Void>
-        let stopping = Flag()
-
-        init(_ f: HandlerFixture, environment: [String: String] = [:]) {
-            loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            pool = NIOThreadPool(numberOfThreads: 2)
-            pool.start()
-            let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
-            self.ready = ready
-            let sockets = [
-                ListenerSocket(kind: .public, path: f.config.socketPath),
-                ListenerSocket(kind: .admin, path: f.config.adminSocketPath),
-            ]
-            let stopping = self.stopping
-            daemon = Daemon(
-                config: f.config, handler: f.handler, sockets: sockets, logger: f.log.logger, group: loops, pool: pool,
-                onReady: { readyContinuation.yield() },
-                onStopping: { stopping.set() })
-            group = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)]
-                        + daemon.housekeeping(environment: environment),
-                    logger: f.log.logger))
-        }
-
-        func shutdownThreads() async throws {
-            try await pool.shutdownGracefully()
-            try await loops.shutdownGracefully()
-        }
-    }
-
-    final class Flag: Sendable {
-        private let value = Atomic<Bool>(false)
-        func set() { value.store(true, ordering: .relaxed) }
-        var isSet: Bool { value.load(ordering: .relaxed) }
-    }
-
     @Test func servesThroughTheSocketAndShutsDownGracefullyWithARequestInFlight() async throws {
         let f = try HandlerFixture()
         let token = try f.enroll("alice")
         f.clock.advance(seconds: 30)
         let code = token.code()
-        let running = Running(f)
-        let run = Task { try await running.group.run() }
-        var readiness = running.ready.makeAsyncIterator()
-        _ = await readiness.next()
+        let running = try await InProcessDaemon.start(f)
 
         // Served through the real socket: the pipeline, peer credentials, a worker.
-        let (idle, busy, health) = try await Self.blocking {
+        let (idle, busy, health) = try await blocking {
             let idle = try LineSocket(path: f.config.socketPath)
             let health = try idle.call(Request(id: "h", payload: .health))
             return (idle, try LineSocket(path: f.config.adminSocketPath), health)
         }
         #expect(health.id == "h")
         #expect(try health.result(HealthResult.self).store == "ok")
-        #expect(try await Self.blocking { try busy.call(Request(payload: .status(StatusRequest(user: "alice")))) }.isSuccess)
+        #expect(try await blocking { try busy.call(Request(payload: .status(StatusRequest(user: "alice")))) }.isSuccess)
 
         // One verify held inside the handler: in flight when shutdown begins.
         f.gate.arm()
         try busy.send(Request(id: "v", payload: .verify(VerifyRequest(user: "alice", code: code))).line)
-        #expect(try await Self.blocking { f.gate.waitUntilHeld() }, "the verify never reached the handler")
+        #expect(try await blocking { f.gate.waitUntilHeld() }, "the verify never reached the handler")
 
-        await running.group.triggerGracefulShutdown()
+        await running.triggerGracefulShutdown()
         // The idle connection is closed at once; the listeners were closed before it
         // (same event loop, in that order), and NIO unlinks a listener's socket file
         // as it closes it: no one can connect any more.
-        #expect(try await Self.blocking { try idle.readLine() } == nil, "the idle connection was not closed")
+        #expect(try await blocking { try idle.readLine() } == nil, "the idle connection was not closed")
         #expect(running.stopping.isSet, "onStopping was not called")
         #expect(LineSocket.connectError(path: f.config.socketPath) == ENOENT)
         #expect(LineSocket.connectError(path: f.config.adminSocketPath) == ENOENT)
 
         // The request in flight finishes, is answered, committed, then its connection closes.
         f.gate.release()
-        let reply = try await Self.blocking { try busy.readLine() }
+        let reply = try await blocking { try busy.readLine() }
         let verdict = try Reply.parse(line: Array(try #require(reply).utf8))
         #expect(verdict.id == "v")
         #expect(try verdict.result(VerifyResult.self).factor == .totp)
-        #expect(try await Self.blocking { try busy.readLine() } == nil, "the busy connection stayed open after its reply")
+        #expect(try await blocking { try busy.readLine() } == nil, "the busy connection stayed open after its reply")
 
-        try await run.value
+        try await running.finished()
         #expect(!FileManager.default.fileExists(atPath: f.config.socketPath), "the public socket file is left")
         #expect(!FileManager.default.fileExists(atPath: f.config.adminSocketPath), "the admin socket file is left")
         #expect(LineSocket.connectError(path: f.config.socketPath) == ENOENT)
         #expect(try f.auditEvents("alice").last == "verify.ok")
         #expect(f.log.text.contains("otpgated stopped"))
-        try await running.shutdownThreads()
-    }
+            }
 
     /// When systemd asks for a watchdog (WATCHDOG_USEC, for this process), the
     /// watchdog service pings it every half of that, once the daemon serves; the
@@ -123,16 +68,13 @@ struct DaemonServiceGroupTests {
     @Test func theWatchdogPingsWhileServing() async throws {
         let f = try HandlerFixture()
         let notify = try NotifySocket(path: f.dir.file("notify"))
-        let running = Running(f, environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "\(getpid())"])
-        let run = Task { try await running.group.run() }
-        var readiness = running.ready.makeAsyncIterator()
-        _ = await readiness.next()
-        let pings = try await Self.blocking { (0..<3).map { _ in notify.receive(timeout: .seconds(10)) } }
+        let running = try await InProcessDaemon.start(
+            f, environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "\(getpid())"])
+        let pings = try await blocking { (0..<3).map { _ in notify.receive(timeout: .seconds(10)) } }
         #expect(pings == ["WATCHDOG=1", "WATCHDOG=1", "WATCHDOG=1"])
-        await running.group.triggerGracefulShutdown()
-        try await run.value
-        try await running.shutdownThreads()
-    }
+        await running.triggerGracefulShutdown()
+        try await running.finished()
+            }
 
     @Test func theWatchdogIntervalIsHalfOfWhatSystemdAsksThisProcessFor() {
         #expect(SystemdNotify.watchdogInterval(environment: ["WATCHDOG_USEC": "400000"]) == .milliseconds(200))
@@ -147,12 +89,9 @@ struct DaemonServiceGroupTests {
     /// order; a shutdown with nothing in flight ends at once.
     @Test func framingAndPipeliningThroughTheRealPipeline() async throws {
         let f = try HandlerFixture()
-        let running = Running(f)
-        let run = Task { try await running.group.run() }
-        var readiness = running.ready.makeAsyncIterator()
-        _ = await readiness.next()
+        let running = try await InProcessDaemon.start(f)
 
-        let (ids, refused, afterRefusal) = try await Self.blocking {
+        let (ids, refused, afterRefusal) = try await blocking {
             let c = try LineSocket(path: f.config.socketPath)
             try c.send((1...3).map { Request(id: "\($0)", payload: .health).line }.joined())
             let ids = try (1...3).map { _ in try c.readLine().map { try Reply.parse(line: Array($0.utf8)).id } }
@@ -164,9 +103,8 @@ struct DaemonServiceGroupTests {
         #expect(ids == ["1", "2", "3"])
         #expect(refused?.error == .badRequest)
         #expect(afterRefusal == nil, "the connection stayed open after an over-long line")
-        await running.group.triggerGracefulShutdown()
-        try await run.value
+        await running.triggerGracefulShutdown()
+        try await running.finished()
         #expect(!FileManager.default.fileExists(atPath: f.config.socketPath))
-        try await running.shutdownThreads()
-    }
+            }
 }
