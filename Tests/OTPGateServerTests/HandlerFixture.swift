@@ -60,6 +60,9 @@ final class CapturingLog: Sendable {
 
     var text: String { lines.withLock { $0.joined(separator: "\n") } }
 
+    /// The lines that contain `text`.
+    func lines(containing text: String) -> [String] { lines.withLock { $0.filter { $0.contains(text) } } }
+
     struct Handler: LogHandler {
         let label: String
         let sink: CapturingLog

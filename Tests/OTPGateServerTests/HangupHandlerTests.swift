@@ -1,6 +1,5 @@
 import Foundation
 @testable import OTPGateServer
-import Synchronization
 import Testing
 
 /// What a SIGHUP does, called in-process (HangupHandler is a Service, not a channel
@@ -23,7 +22,7 @@ struct HangupHandlerTests {
 
         try "[policy]\nwindow = 2\n[server]\nidle_timeout = 5\n".write(toFile: path, atomically: true, encoding: .utf8)
         handler.reload()
-        let changed = log.lines.withLock { $0.filter { $0.contains("takes effect after a restart") } }
+        let changed = log.lines(containing: "takes effect after a restart")
         #expect(changed.count == 2, "\(changed)")
         #expect(changed.contains { $0.contains("setting policy.window changed") && $0.contains("config.key=policy.window") })
         #expect(changed.contains { $0.contains("setting server.idle_timeout changed") })

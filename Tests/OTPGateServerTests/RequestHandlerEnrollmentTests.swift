@@ -2,7 +2,6 @@ import OTPCore
 import OTPGateProtocol
 @testable import OTPGateServer
 @testable import OTPGateStore
-import Synchronization
 import Testing
 
 /// Enrolment expiry and the purge, by moving the injected clock instead of sleeping.
@@ -67,7 +66,7 @@ struct RequestHandlerEnrollmentTests {
         #expect(try f.call(.health).result(HealthResult.self).clockSynced == false)
         #expect(f.log.text.contains("system clock is not NTP-synchronised"))
         #expect(f.log.text.contains("clock.max_error_us=1234"))
-        let synced = { f.log.lines.withLock { $0.filter { $0.contains("system clock is NTP-synchronised") }.count } }
+        let synced = { f.log.lines(containing: "system clock is NTP-synchronised").count }
         #expect(synced() == 1, "the first check")
         f.adjtimex.state = 1
         #expect(f.handler.clock.check())
