@@ -33,7 +33,9 @@ struct TempDir: Sendable {
 /// `RequestHandler` reads: TOTP steps, enrolment expiry, audit times, `retry_after`)
 /// and monotonic milliseconds (what the limiter's waits run on).
 final class TestClock: Sendable {
-    private let state = Mutex<(wall: Int64, monotonic: Int64)>((1_700_000_000, 5_000_000))
+    /// Where the wall clock starts.
+    static let start: Int64 = 1_700_000_000
+    private let state = Mutex<(wall: Int64, monotonic: Int64)>((TestClock.start, 5_000_000))
 
     var now: @Sendable () -> Int64 { { [self] in state.withLock { $0.wall } } }
     var monotonic: @Sendable () -> Int64 { { [self] in state.withLock { $0.monotonic } } }
@@ -143,10 +145,11 @@ final class HandlerFixture: Sendable {
     /// code of the clock's current step (TOTP) or of counter 0 (HOTP).
     func enroll(_ user: String, kind: TokenKind = .totp, name: String? = nil) throws -> EnrolledToken {
         let begun = try call(.enrollBegin(EnrollBeginRequest(user: user, name: name, kind: kind))).result(EnrollBeginResult.self)
-        let token = EnrolledToken(kind: kind, secret: try Base32.decode(begun.secret), clock: clock)
+        var token = EnrolledToken(kind: kind, secret: try Base32.decode(begun.secret), clock: clock)
         let code = kind == .totp ? token.code() : token.code(counter: 0)
-        _ = try call(.enrollConfirm(EnrollConfirmRequest(user: user, enrollment: begun.enrollment, code: code)))
+        let confirmed = try call(.enrollConfirm(EnrollConfirmRequest(user: user, enrollment: begun.enrollment, code: code)))
             .result(EnrollConfirmResult.self)
+        token.recoveryCodes = confirmed.recoveryCodes ?? []
         return token
     }
 
@@ -170,6 +173,8 @@ struct EnrolledToken {
     let kind: TokenKind
     let secret: [UInt8]
     let clock: TestClock
+    /// Handed out with the user's first token.
+    var recoveryCodes: [String] = []
 
     /// The TOTP code `steps` steps from the clock's current one.
     func code(steps: Int64 = 0) -> String {
