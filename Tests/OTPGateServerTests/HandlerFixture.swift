@@ -143,13 +143,19 @@ final class HandlerFixture: Sendable {
 
     /// Enrols a token through `enroll.begin` and `enroll.confirm`, confirmed with the
     /// code of the clock's current step (TOTP) or of counter 0 (HOTP).
-    func enroll(_ user: String, kind: TokenKind = .totp, name: String? = nil) throws -> EnrolledToken {
-        let begun = try call(.enrollBegin(EnrollBeginRequest(user: user, name: name, kind: kind))).result(EnrollBeginResult.self)
+    /// `code`: a current code of an existing token (needed on the public socket).
+    func enroll(
+        _ user: String, kind: TokenKind = .totp, name: String? = nil, as peer: Peer = HandlerFixture.admin, code current: String? = nil
+    ) throws -> EnrolledToken {
+        let begun = try call(.enrollBegin(EnrollBeginRequest(user: user, name: name, kind: kind, code: current)), as: peer)
+            .result(EnrollBeginResult.self)
         var token = EnrolledToken(kind: kind, secret: try Base32.decode(begun.secret), clock: clock)
         let code = kind == .totp ? token.code() : token.code(counter: 0)
-        let confirmed = try call(.enrollConfirm(EnrollConfirmRequest(user: user, enrollment: begun.enrollment, code: code)))
+        let confirmed = try call(.enrollConfirm(EnrollConfirmRequest(user: user, enrollment: begun.enrollment, code: code)), as: peer)
             .result(EnrollConfirmResult.self)
         token.recoveryCodes = confirmed.recoveryCodes ?? []
+        token.id = confirmed.token
+        token.uriSecret = begun.secret
         return token
     }
 
@@ -175,6 +181,9 @@ struct EnrolledToken {
     let clock: TestClock
     /// Handed out with the user's first token.
     var recoveryCodes: [String] = []
+    var id = ""
+    /// The secret as enroll.begin handed it out (Base32), to look for in logs.
+    var uriSecret = ""
 
     /// The TOTP code `steps` steps from the clock's current one.
     func code(steps: Int64 = 0) -> String {
