@@ -41,7 +41,11 @@ final class LineSocket: @unchecked Sendable {
     }
 
     func send(_ line: String) throws {
-        var bytes = Array(line.utf8)
+        try send(bytes: Array(line.utf8))
+    }
+
+    func send(bytes: [UInt8]) throws {
+        var bytes = bytes
         while !bytes.isEmpty {
             let n = Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL))
             guard n > 0 else { throw DaemonError("send: \(String(cString: strerror(errno)))") }
@@ -77,7 +81,16 @@ final class LineSocket: @unchecked Sendable {
 
     /// Sends `request` and parses the reply line.
     func call(_ request: Request) throws -> Reply {
-        try send(request.line)
+        try call(line: request.line)
+    }
+
+    /// Sends a raw line (its "\n" added if missing) and parses the reply line.
+    func call(line: String) throws -> Reply {
+        try send(line.hasSuffix("\n") ? line : line + "\n")
+        return try readReply()
+    }
+
+    func readReply() throws -> Reply {
         guard let line = try readLine() else { throw DaemonError("the connection closed before a reply") }
         return try Reply.parse(line: Array(line.utf8))
     }
