@@ -63,6 +63,8 @@ public final class OTPStore: Sendable {
         config.busyMode = .timeout(10)
         config.label = "otpgate"
         do {
+            // Before anything is written: a store from a newer otpgate stays as it is.
+            try StoreMigrations.refuseNewer(path: path)
             pool = try DatabasePool(path: path, configuration: config)
             // GRDB turns the writer to synchronous=NORMAL when it enables WAL (after
             // prepareDatabase runs); NORMAL may lose the last commits on power loss,
