@@ -16,9 +16,9 @@ RELEASE     = -c release --static-swift-stdlib $(SWIFT_FLAGS)
 # Packages needed to build (headers and libraries) and to test (peers, tools).
 BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev libqrencode-dev scdoc
 DEB_DEPS    = debhelper dpkg-dev lintian
-TEST_DEPS   = oathtool strace libpam-google-authenticator libpam-oath socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin tmux imagemagick man-db bash-completion logrotate $(DEB_DEPS)
+TEST_DEPS   = oathtool strace libpam-google-authenticator libpam-oath socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin tmux imagemagick man-db bash-completion logrotate postgresql $(DEB_DEPS)
 
-.PHONY: all build test deps test-deps toolchain release man deb bench install uninstall clean
+.PHONY: all build test test-pg deps test-deps toolchain release man deb bench install uninstall clean
 
 all: build
 
@@ -41,6 +41,7 @@ test: test-deps
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 	scripts/check-units.sh "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated"
 	$(MAKE) -C pam test
+	python3 Tests/System/test_pg_schema.py
 	scripts/test-clone-path.sh
 	python3 Tests/System/test_logins.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated" pam/build/pam_otpgate.so
 	python3 Tests/System/test_import.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
@@ -54,6 +55,12 @@ test: test-deps
 	$(MAKE) deb DEB_COMPRESS=gzip
 	$(MAKE) deb DEB_COMPRESS=gzip DEB_VERSION=$$(dpkg-parsechangelog -S Version)+upgradetest1 DEB_DIR=build/deb-upgrade LINTIAN=no
 	python3 Tests/System/test_package.py build/deb/otpgate_*.deb build/deb-upgrade/otpgate_*.deb
+
+# The PostgreSQL store's schema and functions (docs/POSTGRES.md) against a throwaway
+# cluster (Tests/System/pgfixture.py); needs no Swift toolchain.
+test-pg:
+	@scripts/ensure-deps.sh postgresql python3
+	python3 Tests/System/test_pg_schema.py
 
 # Benchmarks (docs/PERFORMANCE.md): release build and the floor server (bench/floor),
 # then probes of the parts (fsync, commit, HMAC, socket), verify load closed and open
