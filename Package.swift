@@ -182,8 +182,14 @@ let package = Package(
         .testTarget(
             name: "OTPGateServerTests",
             dependencies: [
-                "OTPGateServer", "OTPGateConfig", "OTPGateProtocol", "OTPGateStore",
+                // otpgated: built with the tests, for the socket-activation and
+                // newer-store tests, which need the real program.
+                "OTPGateServer", "OTPGateConfig", "OTPGateProtocol", "OTPGateStore", "OTPCore", "otpgated",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

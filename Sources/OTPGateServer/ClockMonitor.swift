@@ -5,11 +5,24 @@ import Synchronization
 /// Whether the kernel says the system clock is NTP-synchronised (adjtimex(2)).
 /// TOTP depends on it: a clock that drifts past the window locks everyone out.
 public final class ClockMonitor: Sendable {
+    /// What the kernel says: adjtimex's state (1: synchronised, 0: not, -1: the call
+    /// failed) and its maximum error in microseconds.
+    public typealias Probe = @Sendable () -> (state: Int32, maxErrorMicroseconds: Int)
+
     private let synced = Atomic<Bool>(false)
     private let logger: Logger
+    private let probe: Probe
 
-    public init(logger: Logger) {
+    /// `probe` is the kernel's adjtimex(2) unless a test gives its own.
+    public init(logger: Logger, probe: @escaping Probe = ClockMonitor.adjtimex) {
         self.logger = logger
+        self.probe = probe
+    }
+
+    public static let adjtimex: Probe = {
+        var maxError = 0
+        let state = otpgate_clock_synced(&maxError)
+        return (state, maxError)
     }
 
     public var isSynchronized: Bool { synced.load(ordering: .relaxed) }
@@ -18,8 +31,7 @@ public final class ClockMonitor: Sendable {
     /// and a notice when it becomes synchronised again.
     @discardableResult
     public func check() -> Bool {
-        var maxError = 0
-        let state = otpgate_clock_synced(&maxError)
+        let (state, maxError) = probe()
         let now = state == 1
         let before = synced.exchange(now, ordering: .relaxed)
         if !now {

@@ -1,6 +1,7 @@
 internal import Glibc
 public import Logging
 public import OTPGateStore
+import OTPGateVersion
 
 /// What otpgated does before it listens: prepare the state directory, find or create
 /// the key, open the store, check its generation. Each failure is one line that says
@@ -89,6 +90,7 @@ public enum DaemonSetup {
                 path: config.databasePath, key: key, keySource: keySource, logger: logger,
                 limiterPolicy: LimiterPolicy(config.limiter), create: mayCreate, now: now)
         } catch {
+            if error.code == .storeNewer { throw StoreError(.storeNewer, "\(error.message) (this is otpgated \(OTPGateVersion.current))") }
             guard error.code == .storeMissing else { throw error }
             throw StoreError(
                 .storeMissing,

@@ -100,7 +100,7 @@ public final class RequestHandler: Sendable {
         case .expired: return .failure(id: id, code: .enrollmentExpired, message: e.message)
         case .notFound: return .failure(id: id, code: .conflict, message: e.message)
         case .keyMissing, .keyInvalid, .keyMismatch, .decryptionFailed, .unsafePath, .database, .crypto, .storeMissing,
-            .storeRolledBack, .unavailable:
+            .storeRolledBack, .storeNewer, .unavailable:
             logger.error("store fault", metadata: ["request.op": "\(op.rawValue)", "error": "\(e.message)"])
             return .failure(id: id, code: .unavailable, message: "the store is unavailable; see the daemon's log")
         }

@@ -12,7 +12,7 @@ extension OTPStore {
         for t in tokens { try Self.validateUser(t.user) }
         var tokenIDs: [String] = []
         tokenIDs.reserveCapacity(tokens.count)
-        for _ in tokens { tokenIDs.append(try Self.randomID(length: 16)) }
+        for _ in tokens { tokenIDs.append(try StoreIdentifier.random(length: 16)) }
         let ring = currentKeyring()
         do {
             try pool.write { db in
@@ -26,7 +26,7 @@ extension OTPStore {
                 for (t, tokenID) in zip(tokens, tokenIDs) {
                     try insertUser.execute(arguments: [t.user, now])
                     let uid = db.lastInsertedRowID
-                    let sealed = try ring.seal(t.secret, for: Self.binding(tokenID: tokenID, user: t.user))
+                    let sealed = try ring.seal(t.secret, for: SecretBinding.token( tokenID, user: t.user))
                     let p = t.parameters
                     try insertToken.execute(arguments: [
                         tokenID, uid, t.name, p.kind.rawValue, p.algorithm.rawValue, p.digits, p.period,

@@ -6,9 +6,6 @@ extension OTPStore {
     /// At most this many unconfirmed enrolments per user at once.
     public static let maxPendingEnrollments = 5
 
-    static func enrollmentBinding(id: String, user: String) -> SecretBinding {
-        SecretBinding(table: "enrollments", row: id, user: user, column: "secret")
-    }
 
     /// Starts an enrolment: stores the new secret (sealed) until it is confirmed with
     /// a first code or expires at `now + ttl`. One begun while the user has no token
@@ -24,7 +21,7 @@ extension OTPStore {
         guard initialCounter <= UInt64(Int64.max) else {
             throw StoreError(.invalidInput, "the initial counter is beyond what the store keeps")
         }
-        let id = try Self.randomID(length: 26)
+        let id = try StoreIdentifier.random(length: 26)
         return try write { db in
             let uid = try Self.ensureUser(db, user, now: now)
             try EnrollmentRecord.filter(EnrollmentRecord.Columns.expiresAt <= now - expiredEnrollmentGrace).deleteAll(db)
@@ -41,7 +38,7 @@ extension OTPStore {
             let codeless = try TokenRecord.filter(TokenRecord.Columns.userID == uid).fetchCount(db) == 0
             // Sealed inside the transaction, so a concurrent rekey cannot leave it
             // under the old key.
-            let sealed = try self.currentKeyring().seal(secret, for: Self.enrollmentBinding(id: id, user: user))
+            let sealed = try self.currentKeyring().seal(secret, for: SecretBinding.enrollment( id, user: user))
             let record = EnrollmentRecord(
                 id: id, userID: uid, name: name, kind: parameters.kind.rawValue,
                 algorithm: parameters.algorithm.rawValue, digits: parameters.digits, period: parameters.period,
@@ -62,7 +59,7 @@ extension OTPStore {
     }
 
     func pending(_ r: EnrollmentRecord, user: String) throws(StoreError) -> PendingEnrollment {
-        let secret = try currentKeyring().open(Array(r.secret), for: Self.enrollmentBinding(id: r.id, user: user))
+        let secret = try currentKeyring().open(Array(r.secret), for: SecretBinding.enrollment( r.id, user: user))
         guard let kind = OTPKind(rawValue: r.kind), let algorithm = OTPAlgorithm(rawValue: r.algorithm),
             let parameters = try? OTPParameters(kind: kind, algorithm: algorithm, digits: r.digits, period: r.period)
         else { throw StoreError(.database, "enrolment \(r.id) has parameters this version does not know") }
@@ -111,7 +108,7 @@ extension OTPStore {
         guard counter <= UInt64(Int64.max) else {
             throw StoreError(.invalidInput, "counter \(counter) is beyond what the store keeps")
         }
-        let tokenID = try Self.randomID(length: 16)
+        let tokenID = try StoreIdentifier.random(length: 16)
         let outcome = try write { db -> (token: TokenInfo, storedRecoveryCodes: Bool)? in
             let e = try Self.fetchEnrollment(db, id: id, user: user, now: now)
             if e.codeless, try TokenRecord.filter(TokenRecord.Columns.userID == e.userID).fetchCount(db) > 0 {
@@ -119,8 +116,8 @@ extension OTPStore {
                 return nil
             }
             let ring = self.currentKeyring()
-            let secret = try ring.open(Array(e.secret), for: Self.enrollmentBinding(id: e.id, user: user))
-            let sealed = try ring.seal(secret, for: Self.binding(tokenID: tokenID, user: user))
+            let secret = try ring.open(Array(e.secret), for: SecretBinding.enrollment( e.id, user: user))
+            let sealed = try ring.seal(secret, for: SecretBinding.token( tokenID, user: user))
             let token = TokenRecord(
                 id: tokenID, userID: e.userID, name: e.name, kind: e.kind, algorithm: e.algorithm,
                 digits: e.digits, period: e.period, initialCounter: e.initialCounter, secret: Data(sealed),

@@ -68,7 +68,7 @@ extension OTPStore {
         if dryRun { return try read { db in try decide(db).0 } }
 
         var ids: [String] = []
-        for _ in tokens { ids.append(try Self.randomID(length: 16)) }
+        for _ in tokens { ids.append(try StoreIdentifier.random(length: 16)) }
         let tokenIDs = ids
         return try write { db in
             let (outcome, existingUID) = try decide(db)
@@ -84,7 +84,7 @@ extension OTPStore {
             // under the old key.
             let ring = self.currentKeyring()
             for (t, id) in zip(tokens, tokenIDs) {
-                let sealed = try ring.seal(t.secret, for: Self.binding(tokenID: id, user: user))
+                let sealed = try ring.seal(t.secret, for: SecretBinding.token( id, user: user))
                 let p = t.parameters
                 try TokenRecord(
                     id: id, userID: uid, name: t.name, kind: p.kind.rawValue, algorithm: p.algorithm.rawValue,

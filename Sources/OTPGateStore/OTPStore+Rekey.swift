@@ -31,7 +31,7 @@ extension OTPStore {
                         count += 1
                     }
                 }
-                let check = try ring.seal(Self.keyCheckPlaintext, for: Self.keyCheckBinding)
+                let check = try ring.seal(SecretBinding.keyCheckPlaintext, for: SecretBinding.keyCheck)
                 try db.execute(
                     sql: "UPDATE key_check SET key_id = ?, value = ?, updated_at = ? WHERE id = 1",
                     arguments: [newKey.id.description, Data(check), now])

@@ -3,10 +3,6 @@ import GRDB
 import OTPCore
 
 extension OTPStore {
-    static func binding(tokenID: String, user: String) -> SecretBinding {
-        SecretBinding(table: "tokens", row: tokenID, user: user, column: "secret")
-    }
-
     static func info(_ r: TokenRecord, user: String) throws -> TokenInfo {
         guard let kind = OTPKind(rawValue: r.kind), let algorithm = OTPAlgorithm(rawValue: r.algorithm),
             let parameters = try? OTPParameters(kind: kind, algorithm: algorithm, digits: r.digits, period: r.period)
@@ -46,7 +42,7 @@ extension OTPStore {
         let ring = currentKeyring()
         var out: [VerifiableToken] = []
         for r in rows {
-            let secret = try ring.open(Array(r.secret), for: Self.binding(tokenID: r.id, user: user))
+            let secret = try ring.open(Array(r.secret), for: SecretBinding.token( r.id, user: user))
             let info: TokenInfo
             do { info = try Self.info(r, user: user) } catch { throw Self.storeError(error, path: path) }
             out.append(VerifiableToken(info: info, secret: secret, initialCounter: UInt64(r.initialCounter)))

@@ -63,6 +63,8 @@ public final class OTPStore: Sendable {
         config.busyMode = .timeout(10)
         config.label = "otpgate"
         do {
+            // Before anything is written: a store from a newer otpgate stays as it is.
+            try StoreMigrations.refuseNewer(path: path)
             pool = try DatabasePool(path: path, configuration: config)
             // GRDB turns the writer to synchronous=NORMAL when it enables WAL (after
             // prepareDatabase runs); NORMAL may lose the last commits on power loss,
@@ -100,8 +102,6 @@ public final class OTPStore: Sendable {
         }
     }
 
-    static let keyCheckPlaintext = Array("otpgate key check v1".utf8)
-    static let keyCheckBinding = SecretBinding(table: "key_check", row: "1", user: "", column: "value")
 
     private func checkKey(_ key: MasterKey, source: String, create: Bool, now: Int64) throws(StoreError) {
         let ring = Keyring(current: key)
@@ -112,13 +112,13 @@ public final class OTPStore: Sendable {
                         .keyMismatch,
                         "the store \(self.path) was sealed with key \(row.keyID), but \(source) holds key \(key.id); restore the right key file (or its backup) and restart")
                 }
-                let plain = try ring.open(Array(row.value), for: Self.keyCheckBinding)
-                guard plain == Self.keyCheckPlaintext else {
+                let plain = try ring.open(Array(row.value), for: SecretBinding.keyCheck)
+                guard plain == SecretBinding.keyCheckPlaintext else {
                     throw StoreError(.keyMismatch, "the key check in \(self.path) does not match \(source)")
                 }
             } else {
                 guard create else { throw StoreError(.storeMissing, "the store \(self.path) holds no key check (it is empty)") }
-                let sealed = try ring.seal(Self.keyCheckPlaintext, for: Self.keyCheckBinding)
+                let sealed = try ring.seal(SecretBinding.keyCheckPlaintext, for: SecretBinding.keyCheck)
                 try KeyCheckRecord(keyID: key.id.description, value: Data(sealed), updatedAt: now).insert(db)
             }
         }
@@ -179,16 +179,6 @@ public final class OTPStore: Sendable {
         if let id = try userID(db, name) { return id }
         try db.cachedStatement(sql: "INSERT INTO users (name, created_at) VALUES (?, ?)").execute(arguments: [name, now])
         return db.lastInsertedRowID
-    }
-
-    /// A random identifier of `length` lower-case base32 symbols (5 bits each).
-    static func randomID(length: Int) throws(StoreError) -> String {
-        do {
-            let bytes = try SecureRandom.bytes((length * 5 + 7) / 8)
-            return String(Base32.encode(bytes).lowercased().prefix(length))
-        } catch {
-            throw StoreError(.crypto, "could not draw an identifier: \(error.message)")
-        }
     }
 
     func currentKeyring() -> Keyring { keyring.withLock { $0 } }

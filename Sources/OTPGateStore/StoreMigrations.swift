@@ -4,6 +4,33 @@ import GRDB
 /// The schema, as named append-only migrations. A shipped migration is never edited:
 /// changes go into a new one appended at the end.
 enum StoreMigrations {
+    /// Refuses a store that has migrations this binary does not know: a newer otpgate
+    /// wrote it, and this one would read (and write) a schema it does not understand.
+    /// GRDB's `migrate` would skip such migrations silently.
+    ///
+    /// Checked through a queue of its own, before the store's pool opens: opening a
+    /// pool writes (GRDB commits a throwaway CREATE and DROP TABLE to make the WAL
+    /// file non-empty), and a refused store must be left byte for byte as it was. A
+    /// queue only reads. (After a crash, closing it may checkpoint what the WAL holds
+    /// into the main file: committed data, unchanged in content.)
+    static func refuseNewer(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)  // as the pool's: another daemon may be recovering the WAL
+        config.label = "otpgate.version-check"
+        try DatabaseQueue(path: path, configuration: config).read { db in try refuseNewer(db, path: path) }
+    }
+
+    static func refuseNewer(_ db: Database, path: String) throws {
+        let m = migrator
+        guard try m.hasBeenSuperseded(db) else { return }
+        let known = Set(m.migrations)
+        let unknown = try m.appliedIdentifiers(db).subtracting(known).sorted()
+        let names = unknown.map { "'\($0)'" }.joined(separator: ", ")
+        throw StoreError(
+            .storeNewer,
+            "the store \(path) was written by a newer otpgate: it has \(unknown.count == 1 ? "migration" : "migrations") \(names), which this version does not know (it knows up to '\(m.migrations.last ?? "")'); run the newer otpgate, or restore a backup made by this version; the store was left as it was")
+    }
+
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1: users, tokens, enrollments, recovery codes, limiter, audit, key check") { db in

@@ -19,6 +19,8 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case storeMissing = "store_missing"
         /// The store is older than its generation file says (a restored copy).
         case storeRolledBack = "store_rolled_back"
+        /// The store has migrations this version does not know: a newer otpgate wrote it.
+        case storeNewer = "store_newer"
         case notFound = "not_found"
         case conflict = "conflict"
         case invalidInput = "invalid_input"

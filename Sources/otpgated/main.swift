@@ -18,7 +18,7 @@ struct OTPGated: AsyncParsableCommand {
             Exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 1 when it cannot
             start (bad config, missing or wrong key, unsafe paths, socket in use, a
             missing or empty store beside an existing key, a store older than its
-            generation file).
+            generation file, a store written by a newer otpgate).
             """,
         version: RequestHandler.version)
 

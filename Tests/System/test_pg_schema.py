@@ -153,6 +153,18 @@ def test_flow(pg):
     rows = pg.psql("SELECT failures, host_failures, grace_granted_at IS NOT NULL FROM otpgate.read_user('alice', 'h1')", role=n)
     check(rows == ["0|0|t"], f"a success clears the attempt's count and grants grace to the host ({rows})")
 
+    # A success takes back its own count and those before it, not those of attempts
+    # reserved after it (still being evaluated elsewhere).
+    first = pg.psql("SELECT attempt FROM otpgate.reserve_attempt('alice', 'h1')", role=n)
+    later = pg.psql("SELECT attempt FROM otpgate.reserve_attempt('alice', 'h2')", role="node_b")
+    check(first == ["1"] and later == ["2"], f"two attempts in flight on two nodes hold positions 1 and 2 ({first}, {later})")
+    rows = pg.psql(f"SELECT otpgate.accept_code('alice', '{tok}', {step + 2}, 0, 1, 'sshd', 0, 'h1')", role=n)
+    rows += pg.psql("SELECT failures, host_failures FROM otpgate.read_user('alice', 'h2')", role=n)
+    check(rows == ["accepted", "1|0"], f"the first one's success leaves the later one counted ({rows})")
+    rows = pg.psql("SELECT failures FROM otpgate.record_failure('alice', 'h2', 2, 'verify.invalid', 'sshd', 0, NULL)", role="node_b")
+    check(rows == ["1"], "... and its failure stays counted once")
+    pg.psql("SELECT otpgate.user_unlock('alice', 0)", role="admin_a")
+
     rows = pg.psql("SELECT admitted, attempt FROM otpgate.reserve_attempt('alice', 'h1')", role=n)
     check(rows == ["t|1"], "a second attempt is reserved")
     rows = pg.psql("SELECT failures, locked_out, locked_out_now FROM otpgate.record_failure('alice', 'h1', 1, 'verify.invalid', 'sshd', 0, NULL)", role=n)
@@ -203,6 +215,13 @@ def test_flow(pg):
     check(rows == ["0"], "... and removes it")
 
     bob_tok = pg.psql("SELECT token_id FROM otpgate.read_user('bob')", role=n)[0]
+    expect_error(pg, f"SELECT otpgate.accept_code('bob', '{bob_tok}', 1000000, 0, NULL, NULL, 0, NULL)", n, "OG001",
+                 "an HOTP counter a million past the next one")
+    rows = pg.psql(f"SELECT otpgate.accept_code('bob', '{bob_tok}', 999999, 0, NULL, NULL, 0, NULL)", role=n)
+    check(rows == ["accepted"], "control: one just below that is accepted")
+    reach = int(pg.psql("SELECT now_s FROM otpgate.health()", role=n)[0]) // 30 + 2 + 11  # alice's skew is 2
+    expect_error(pg, f"SELECT otpgate.accept_code('alice', '{tok}', {reach + 1}, 0, NULL, NULL, 0, NULL)", n, "OG001",
+                 "a TOTP step beyond the store's clock, the skew and the window's reach")
     rows = pg.psql(f"SELECT otpgate.token_remove('bob', '{bob_tok}', 0)", role=n)
     check(rows == ["0"], "token_remove returns the tokens left")
     rows = pg.psql(
