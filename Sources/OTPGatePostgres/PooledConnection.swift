@@ -21,7 +21,14 @@ final class PooledConnection: Sendable {
     /// (FLEET.md, trap 1: a cancel during the synchronous-replication wait reports the
     /// commit as successful).
     func closeNow() {
-        let _: EventLoopFuture<Void> = connection.close()
+        Self.close(connection)
+    }
+
+    /// Closes and holds the connection until its channel is closed (postgres-nio
+    /// asserts that a connection is closed before it is released).
+    static func close(_ connection: PostgresConnection) {
+        let closed: EventLoopFuture<Void> = connection.close()
+        closed.whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
     /// Connects, asks the server for the write decision's inputs and prepares every
@@ -41,7 +48,7 @@ final class PooledConnection: Sendable {
             }
             .flatMap { connection -> EventLoopFuture<PooledConnection> in
                 guard attach(connection) else {
-                    let _: EventLoopFuture<Void> = connection.close()
+                    Self.close(connection)
                     return loop.makeFailedFuture(PostgresStoreError(.deadlineExceeded, "the deadline passed while connecting to postgresql"))
                 }
                 let check = connection.simpleQuery(PostgresWriteStatus.checkSQL)
@@ -68,7 +75,7 @@ final class PooledConnection: Sendable {
                             status: status)
                     }
                     .flatMapError { error in
-                        let _: EventLoopFuture<Void> = connection.close()
+                        Self.close(connection)
                         if let error = error as? PostgresStoreError { return loop.makeFailedFuture(error) }
                         return loop.makeFailedFuture(
                             PostgresStoreError(.connectFailed, "cannot set up a postgresql connection: \(ServerFailure(error).text)"))

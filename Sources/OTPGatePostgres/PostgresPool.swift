@@ -92,7 +92,7 @@ public final class PostgresPool: Sendable {
     /// and now + `settings.deadline`. Never call it on an event loop thread (it refuses).
     public func run(
         _ name: String, binds: [PostgresValue] = [], deadline: ContinuousClock.Instant? = nil
-    ) throws(PostgresStoreError) -> [PostgresRow] {
+    ) throws(PostgresStoreError) -> [PostgresResultRow] {
         guard MultiThreadedEventLoopGroup.currentEventLoop == nil else {
             throw PostgresStoreError(.wrongThread, "PostgresPool.run blocks and was called on an event loop thread; use the async run")
         }
@@ -111,7 +111,7 @@ public final class PostgresPool: Sendable {
     /// call as its deadline would: the connection is closed, never cancelled.
     public func run(
         _ name: String, binds: [PostgresValue] = [], deadline: ContinuousClock.Instant? = nil
-    ) async throws(PostgresStoreError) -> [PostgresRow] {
+    ) async throws(PostgresStoreError) -> [PostgresResultRow] {
         let call = try makeCall(name, binds: binds, deadline: deadline)
         do {
             return try await withTaskCancellationHandler {
@@ -249,7 +249,7 @@ public final class PostgresPool: Sendable {
         prepared.execute(call.binds.map(\.data)).whenComplete { result in
             switch result {
             case .success(let rows):
-                let delivered = call.finish(.success(rows))
+                let delivered = call.finish(.success(rows.map { PostgresResultRow($0, statement: statement.name) }))
                 // Not delivered: the deadline closed the connection just as rows arrived.
                 self.release(pooled, reusable: delivered)
             case .failure(let error):
@@ -330,7 +330,7 @@ public final class PostgresPool: Sendable {
         case .waiting?:
             state.withLock { $0.waiters.removeAll { $0 === call } }
         case .opening(let connection?)?:
-            let _: EventLoopFuture<Void> = connection.close()
+            PooledConnection.close(connection)
         case .running(let pooled)?:
             // The in-flight execute then fails and releases the slot.
             pooled.closeNow()

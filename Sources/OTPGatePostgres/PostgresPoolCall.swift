@@ -20,7 +20,7 @@ final class PostgresPoolCall: Sendable {
 
     struct State {
         var phase = Phase.waiting
-        var result: Result<[PostgresRow], PostgresStoreError>?
+        var result: Result<[PostgresResultRow], PostgresStoreError>?
         var timer: Scheduled<Void>?
     }
 
@@ -29,7 +29,7 @@ final class PostgresPoolCall: Sendable {
     let deadline: NIODeadline
     let budget: Duration
     let loop: any EventLoop
-    let promise: EventLoopPromise<[PostgresRow]>
+    let promise: EventLoopPromise<[PostgresResultRow]>
     private let ended = DispatchSemaphore(value: 0)
     private let state = Mutex(State())
 
@@ -60,7 +60,7 @@ final class PostgresPoolCall: Sendable {
 
     /// Ends the call with `result`; false if it had already ended.
     @discardableResult
-    func finish(_ result: Result<[PostgresRow], PostgresStoreError>) -> Bool {
+    func finish(_ result: Result<[PostgresResultRow], PostgresStoreError>) -> Bool {
         let timer = state.withLock { state -> Scheduled<Void>?? in
             if case .finished = state.phase { return .none }
             state.phase = .finished
@@ -110,5 +110,5 @@ final class PostgresPoolCall: Sendable {
         ended.wait(timeout: deadline) == .success
     }
 
-    var result: Result<[PostgresRow], PostgresStoreError>? { state.withLock { $0.result } }
+    var result: Result<[PostgresResultRow], PostgresStoreError>? { state.withLock { $0.result } }
 }

@@ -32,6 +32,8 @@ public struct PostgresStoreError: Error, Sendable, Equatable, CustomStringConver
         case migrationRefused = "migration_refused"
         /// A migration failed and was rolled back.
         case migrationFailed = "migration_failed"
+        /// The rows were not what the caller decoded them as (column count or type).
+        case unexpectedResult = "unexpected_result"
         /// A blocking call was made on an event loop thread, where it would deadlock.
         case wrongThread = "wrong_thread"
     }

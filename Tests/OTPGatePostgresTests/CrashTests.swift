@@ -28,7 +28,8 @@ struct CrashTests {
         let lost = await inFlight
         #expect(lost.error?.code == .connectionLost, "\(String(describing: lost.error))")
         #expect(lost.error?.outcome == .unknown)
-        #expect(seconds(since: killedAt) < 0.5)
+        // Ended by the broken connection, not by its 2 s deadline.
+        #expect(seconds(since: killedAt) < 1.5)
 
         // While it is down: every call fails with a clear error, none past the deadline.
         for _ in 0..<5 {

@@ -1,5 +1,6 @@
 import Foundation
 import OTPGatePostgres
+import NIOCore
 import PostgresNIO
 import Testing
 
@@ -62,7 +63,8 @@ struct PreparedStatementTests {
         #expect(int(sum.rows?.first) == 42)
         let echo = await timedRun(pool, "echo", [.text("héllo"), .bytea([0, 1, 255]), .bool(true), .int32(-7), .null])
         let row = try #require(echo.rows?.first, "\(String(describing: echo.error))")
-        let (text, bytes, flag, number, isNull) = try row.decode((String, [UInt8], Bool, Int32, Bool).self)
+        let (text, buffer, flag, number, isNull) = try row.decode((String, ByteBuffer, Bool, Int32, Bool).self)
+        let bytes = Array(buffer.readableBytesView)
         #expect(text == "héllo" && bytes == [0, 1, 255] && flag && number == -7 && isNull)
         // A bind of the wrong binary type is the server's error, and the connection lives on.
         let wrong = await timedRun(pool, "add", [.text("x"), .int64(1)])

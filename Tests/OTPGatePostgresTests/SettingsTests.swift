@@ -65,7 +65,7 @@ struct SettingsTests {
         let pool = try PostgresPool(settings: settings, statements: statements, logger: testLogger)
         defer { pool.shutdown() }
         let me = await timedRun(pool, "me")
-        #expect(try me.rows?.first?.decode(String.self) == "node1", "\(String(describing: me.error))")
+        #expect(try me.rows?.first?.decode(String.self, column: 0) == "node1", "\(String(describing: me.error))")
 
         // A wrong password: a clear connect error, nothing sent, the password not in it.
         FileManager.default.createFile(atPath: file, contents: Data("wrong".utf8), attributes: [.posixPermissions: 0o600])

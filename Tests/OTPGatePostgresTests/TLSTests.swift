@@ -6,7 +6,7 @@ import Testing
 
 @Suite("PostgreSQL pool: TLS verify-full", .serialized)
 struct TLSTests {
-    /// A CA and a server certificate for db.test (and 127.0.0.1), made with openssl.
+    /// A CA and a server certificate for db.test, made with openssl.
     static func makeCertificates(in dir: String, owner: (uid_t, gid_t)?) throws {
         let openssl = "/usr/bin/openssl"
         func run(_ args: [String]) throws {
@@ -18,7 +18,9 @@ struct TLSTests {
                      "-days", "2", "-subj", "/CN=otpgate test \(ca)"])
         }
         try run(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/server.key", "-out", "\(dir)/server.csr", "-subj", "/CN=db.test"])
-        try "subjectAltName=DNS:db.test,IP:127.0.0.1\n".write(toFile: "\(dir)/san.ext", atomically: true, encoding: .utf8)
+        // No IP address in the certificate: NIOSSL accepts a certificate whose IP SAN is
+        // the connected address whatever server name was asked for.
+        try "subjectAltName=DNS:db.test\n".write(toFile: "\(dir)/san.ext", atomically: true, encoding: .utf8)
         try run(["x509", "-req", "-in", "\(dir)/server.csr", "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key", "-CAcreateserial",
                  "-out", "\(dir)/server.crt", "-days", "2", "-extfile", "\(dir)/san.ext"])
         chmod("\(dir)/server.key", 0o600)
@@ -48,7 +50,7 @@ struct TLSTests {
             return await timedRun(pool, "ssl")
         }
         let good = try await attempt(ca: "ca", serverName: "db.test")
-        #expect(try good.rows?.first?.decode(String.self) == "true", "\(String(describing: good.error))")
+        #expect(try good.rows?.first?.decode(String.self, column: 0) == "true", "\(String(describing: good.error))")
         let wrongName = try await attempt(ca: "ca", serverName: "other.test")
         #expect(wrongName.error?.code == .connectFailed, "a certificate for db.test was accepted as other.test")
         let wrongCA = try await attempt(ca: "other-ca", serverName: "db.test")

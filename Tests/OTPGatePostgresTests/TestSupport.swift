@@ -29,16 +29,16 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 
 /// The error of a blocking call and how long it took; nil error on success.
 struct Timed: Sendable {
-    let rows: [PostgresRow]?
+    let rows: [PostgresResultRow]?
     let error: PostgresStoreError?
     let elapsed: Double
 }
 
-func timedRun(_ pool: PostgresPool, _ name: String, _ binds: [PostgresValue] = []) async -> Timed {
+func timedRun(_ pool: PostgresPool, _ name: String, _ binds: [PostgresValue] = [], within: Duration? = nil) async -> Timed {
     await onThread {
         let start = ContinuousClock.now
         do throws(PostgresStoreError) {
-            let rows = try pool.run(name, binds: binds)
+            let rows = try pool.run(name, binds: binds, deadline: within.map { start + $0 })
             return Timed(rows: rows, error: nil, elapsed: seconds(since: start))
         } catch {
             return Timed(rows: nil, error: error, elapsed: seconds(since: start))
@@ -46,14 +46,8 @@ func timedRun(_ pool: PostgresPool, _ name: String, _ binds: [PostgresValue] = [
     }
 }
 
-func int(_ row: PostgresRow?, _ column: Int = 0) -> Int64? {
-    guard let row else { return nil }
-    var i = 0
-    for cell in row {
-        if i == column { return try? cell.decode(Int64.self) }
-        i += 1
-    }
-    return nil
+func int(_ row: PostgresResultRow?, _ column: Int = 0) -> Int64? {
+    try? row?.decode(Int64.self, column: column)
 }
 
 /// Polls `condition` (a fact we can ask, not a sleep for an outcome) until it holds or
