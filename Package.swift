@@ -116,14 +116,17 @@ let package = Package(
         .target(
             name: "OTPGatePostgres",
             dependencies: [
-                // For KeyFile's checks on the password file; nothing else of the SQLite store.
-                "OTPGateStore",
+                // The contract it implements (and KeyFile's checks for the password file).
+                "OTPGateStoreContract", "OTPCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // The schema (docs/POSTGRES.md), compiled in: an installed otpgated has no
+            // resource bundle beside it.
+            resources: [.embedInCode("SQL")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -175,7 +178,8 @@ let package = Package(
         .testTarget(
             name: "OTPGateStoreContractTests",
             dependencies: [
-                "OTPGateStoreContract", "OTPGateStore", "OTPCore", .product(name: "Logging", package: "swift-log"),
+                "OTPGateStoreContract", "OTPGateStore", "OTPGatePostgres", "OTPGatePostgresTestSupport", "OTPCore",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -243,11 +247,18 @@ let package = Package(
             dependencies: ["OTPGateImport", "OTPCore", "OTPGateProtocol"],
             swiftSettings: swiftSettings
         ),
+        // A real PostgreSQL 15 for tests (initdb into a temporary directory).
+        .target(
+            name: "OTPGatePostgresTestSupport",
+            dependencies: ["OTPGatePostgres"],
+            path: "Tests/PostgresSupport",
+            swiftSettings: swiftSettings
+        ),
         // Against a real PostgreSQL 15 that the tests start themselves (initdb, pg_ctl).
         .testTarget(
             name: "OTPGatePostgresTests",
             dependencies: [
-                "OTPGatePostgres", "OTPGateStore",
+                "OTPGatePostgres", "OTPGatePostgresTestSupport", "OTPGateStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -15,7 +15,7 @@ public struct StoreSettings: Sendable, Equatable {
     /// backend: break-glass accounts that must log in while the database is away.
     /// Only meaningful with `postgres`; root is always among them.
     public var localUsers: [String] = ["root"]
-    public var postgres = PostgresSettings()
+    public var postgres = StorePostgresSettings()
 
     public init() {}
 
@@ -24,7 +24,7 @@ public struct StoreSettings: Sendable, Equatable {
 }
 
 /// `[store.postgres]`.
-public struct PostgresSettings: Sendable, Equatable {
+public struct StorePostgresSettings: Sendable, Equatable {
     public enum TLS: String, Sendable, CaseIterable {
         /// TLS with the server's certificate checked against `ca_file` and its name
         /// against `server_name` (or `host`): libpq's verify-full.
@@ -89,7 +89,7 @@ extension StoreSettings {
         if let v = try r.string("store.postgres.user") { p.user = v }
         if let v = try r.string("store.postgres.password_file") { p.passwordFile = v }
         if let v = try r.string("store.postgres.tls") {
-            guard let t = PostgresSettings.TLS(rawValue: v) else {
+            guard let t = StorePostgresSettings.TLS(rawValue: v) else {
                 throw ConfigError("\(r.at("store.postgres.tls")) must be \"verify-full\" or \"disable\"")
             }
             p.tls = t

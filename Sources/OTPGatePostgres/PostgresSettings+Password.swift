@@ -1,4 +1,4 @@
-internal import OTPGateStore
+internal import OTPGateStoreContract
 
 extension PostgresSettings {
     /// The password, read and checked now (a file: as the master key; a credential: from

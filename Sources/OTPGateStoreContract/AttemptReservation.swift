@@ -13,12 +13,16 @@ public final class AttemptReservation: Sendable {
     public let rhost: String?
     /// The backend's own id of the user (nil for a user it does not know).
     package let userID: Int64?
+    /// The backend's number for this attempt, where it counts attempts in its database
+    /// at reservation (the PostgreSQL store); a success takes back counts up to it.
+    package let attempt: Int?
     private let onRelease: (@Sendable () -> Void)?
     private let released = Atomic<Bool>(false)
 
-    package init(user: String, userID: Int64?, rhost: String?, onRelease: (@Sendable () -> Void)?) {
+    package init(user: String, userID: Int64?, rhost: String?, attempt: Int? = nil, onRelease: (@Sendable () -> Void)?) {
         self.user = user
         self.userID = userID
+        self.attempt = attempt
         self.rhost = rhost
         self.onRelease = onRelease
     }

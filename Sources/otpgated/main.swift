@@ -131,7 +131,9 @@ struct OTPGated: AsyncParsableCommand {
 
         let clock = ClockMonitor(logger: logger)
         clock.check()
-        let handler = RequestHandler(store: store, config: settings, clock: clock, logger: logger, keySource: keySource)
+        let handler = RequestHandler(
+            store: try Self.handlerStore(local: store, settings: settings, key: key, keySource: keySource, logger: logger),
+            config: settings, clock: clock, logger: logger, keySource: keySource)
         var sockets = ListenerSocket.fromSystemd(environment: environment, config: settings)
         for kind in [SocketKind.public, .admin] where !sockets.contains(where: { $0.kind == kind }) {
             sockets.append(ListenerSocket(kind: kind, path: kind == .public ? settings.socketPath : settings.adminSocketPath))
@@ -156,6 +158,24 @@ struct OTPGated: AsyncParsableCommand {
         DaemonSetup.advanceGeneration(store: store, config: settings, logger: logger)
         try await pool.shutdownGracefully()
         try await group.shutdownGracefully()
+    }
+
+    /// What the request handler asks: this host's store, or on a tier node the shared
+    /// PostgreSQL store with the local users kept in this host's store (`[store]`).
+    static func handlerStore(
+        local: OTPStore, settings: ServerConfig, key: MasterKey, keySource: String, logger: Logger
+    ) throws -> any StoreContract {
+        guard settings.store.backend == .postgres else { return local }
+        #if Postgres
+        let shared = try TierStore.open(settings.store.postgres, key: key, keySource: keySource, logger: logger)
+        logger.notice(
+            "tier node: the shared store is PostgreSQL", metadata: ["store.shared": "\(shared.location)", "store.local_users": "\(settings.store.localUsers)"])
+        let store = settings.store
+        return SplitStore(local: local, shared: shared, isLocal: { store.isLocal($0) })
+        #else
+        throw DaemonError(
+            "store.backend = \"postgres\", but this otpgated was built without the PostgreSQL store: build it with `swift build --traits Postgres` (make TIER=1)")
+        #endif
     }
 
     /// Up to the hard limit: every connection is a descriptor, and the default soft

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import OTPGatePostgres
+import OTPGatePostgresTestSupport
 import PostgresNIO
 import Testing
 

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import OTPGatePostgres
+import OTPGatePostgresTestSupport
 import PostgresNIO
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import OTPGatePostgres
+import OTPGatePostgresTestSupport
 import Testing
 
 @Suite("PostgreSQL migration runner", .serialized)

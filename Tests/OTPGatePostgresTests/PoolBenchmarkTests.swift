@@ -1,5 +1,6 @@
 import Foundation
 import OTPGatePostgres
+import OTPGatePostgresTestSupport
 import Synchronization
 import Testing
 

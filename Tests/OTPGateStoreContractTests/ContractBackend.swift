@@ -14,7 +14,7 @@ struct ContractBackend: Sendable, CustomStringConvertible {
     var description: String { name }
 
     /// The backends on this machine. SQLite always; others add themselves here.
-    static let all: [ContractBackend] = [.sqlite, .split]
+    static let all: [ContractBackend] = [.sqlite, .split, .postgres]
 
     static let sqlite = ContractBackend(name: "sqlite") { policy in
         var template = Array("/tmp/otpgate-contract-XXXXXX".utf8CString)

@@ -1,29 +1,34 @@
 import Foundation
 import Glibc
-import OTPGatePostgres
+public import OTPGatePostgres
 
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A real PostgreSQL 15 for one test: `initdb` into a temporary directory, the
 /// postmaster as a child of this process (so SIGKILL and restart are ours to do),
 /// listening on a socket in that directory and on a free loopback port, fsync on.
 /// As root, the server runs as the `postgres` user (PostgreSQL refuses root).
-final class PostgresServer: @unchecked Sendable {
-    static let bin = "/usr/lib/postgresql/15/bin"
+public final class PostgresServer: @unchecked Sendable {
+    public static let bin = "/usr/lib/postgresql/15/bin"
     /// The superuser initdb creates; stands for the owner role in tests.
-    static let owner = "otpgate_owner"
+    public static let owner = "otpgate_owner"
 
-    let root: String
-    let port: Int
-    var dataDirectory: String { root + "/data" }
-    var logPath: String { root + "/server.log" }
+    public let root: String
+    public let port: Int
+    public var dataDirectory: String { root + "/data" }
+    public var logPath: String { root + "/server.log" }
     private var postmaster: Process?
     private let runAs: (uid: uid_t, gid: gid_t)?
 
-    init(config: [String] = []) throws {
+    /// `superuser`: the role initdb creates (the otpgate schema needs a superuser other
+    /// than its owner, which must not be one).
+    public let superuser: String
+
+    public init(config: [String] = [], superuser: String = PostgresServer.owner) throws {
+        self.superuser = superuser
         var template = Array("/tmp/otpgpg.XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw FixtureError("mkdtemp failed") }
         root = String(cString: made)
@@ -36,7 +41,7 @@ final class PostgresServer: @unchecked Sendable {
             runAs = nil
         }
         chmod(root, 0o755)
-        try runChecked(Self.bin + "/initdb", ["-D", dataDirectory, "-U", Self.owner, "--auth-local=trust",
+        try runChecked(Self.bin + "/initdb", ["-D", dataDirectory, "-U", superuser, "--auth-local=trust",
                                              "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync", "--no-instructions"])
         let settings = [
             "listen_addresses = '127.0.0.1'",
@@ -66,7 +71,7 @@ final class PostgresServer: @unchecked Sendable {
         _ = try? Self.run("/bin/rm", ["-rf", root])
     }
 
-    func settings(user: String = PostgresServer.owner, poolSize: Int = 2, deadline: Duration = .seconds(2),
+    public func settings(user: String = PostgresServer.owner, poolSize: Int = 2, deadline: Duration = .seconds(2),
                   singleNode: Bool = true) -> PostgresSettings {
         PostgresSettings(
             endpoint: .socket(directory: root, port: port), database: "postgres", user: user,
@@ -75,7 +80,7 @@ final class PostgresServer: @unchecked Sendable {
 
     /// Starts the postmaster and returns once postmaster.pid says "ready" (PostgreSQL's
     /// own readiness signal, what pg_ctl -w reads).
-    func start() throws {
+    public func start() throws {
         let process = Process()
         var arguments = [Self.bin + "/postgres", "-D", dataDirectory]
         if let runAs {
@@ -108,7 +113,7 @@ final class PostgresServer: @unchecked Sendable {
 
     /// SIGKILL to the postmaster and every backend, as a crash of the host would; returns
     /// once they are gone.
-    func kill9() {
+    public func kill9() {
         guard let process = postmaster, process.isRunning else { return }
         let pid = process.processIdentifier
         let children = Self.children(of: pid)
@@ -123,15 +128,22 @@ final class PostgresServer: @unchecked Sendable {
 
     /// Runs SQL through psql as the owner on the socket; returns its unaligned output.
     @discardableResult
-    func psql(_ sql: String) throws -> String {
+    public func psql(_ sql: String, user: String? = nil, database: String = "postgres") throws -> String {
         try runChecked(Self.bin + "/psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", root, "-p", "\(port)",
-                                            "-U", Self.owner, "-d", "postgres", "-c", sql], asServer: false)
+                                            "-U", user ?? superuser, "-d", database, "-c", sql], asServer: false)
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    /// Runs a psql script file (one that may use meta-commands such as `\\gexec`).
+    @discardableResult
+    public func psql(file: String, user: String? = nil, database: String = "postgres") throws -> String {
+        try runChecked(Self.bin + "/psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", root, "-p", "\(port)",
+                                            "-U", user ?? superuser, "-d", database, "-f", file], asServer: false)
+    }
 
-    func logTail() -> String { log().split(separator: "\n").suffix(20).joined(separator: "\n") }
+    public func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    public func logTail() -> String { log().split(separator: "\n").suffix(20).joined(separator: "\n") }
 
     @discardableResult
     private func runChecked(_ executable: String, _ arguments: [String], asServer: Bool = true) throws -> String {
@@ -146,7 +158,7 @@ final class PostgresServer: @unchecked Sendable {
         return output
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+    public static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -160,7 +172,7 @@ final class PostgresServer: @unchecked Sendable {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FixtureError("socket failed") }
         defer { close(fd) }
@@ -176,7 +188,7 @@ final class PostgresServer: @unchecked Sendable {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    static func children(of pid: pid_t) -> [pid_t] {
+    public static func children(of pid: pid_t) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry -> pid_t? in
             guard let child = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
@@ -187,7 +199,7 @@ final class PostgresServer: @unchecked Sendable {
         }
     }
 
-    static func isAlive(_ pid: pid_t) -> Bool {
+    public static func isAlive(_ pid: pid_t) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
             return false
         }

@@ -1,0 +1,138 @@
+public import Logging
+public import OTPCore
+public import OTPGateStoreContract
+internal import NIOCore
+internal import Glibc
+internal import PostgresNIO
+import Synchronization
+
+/// The store contract on a PostgreSQL database shared by a verifier tier: every call
+/// is one function of the schema (docs/POSTGRES.md) run through `PostgresPool`, whose
+/// deadline closes the connection rather than cancel. The daemon seals and hashes;
+/// the database never sees a plaintext secret or code.
+///
+/// The database's clock rules: the functions take their time from it (waits, expiry,
+/// audit), and `verificationContext` hands it to the caller for the TOTP window. The
+/// `now` arguments of the contract are ignored here.
+///
+/// Limits: the limiter policy is the tier's one row (`limiter_policy_read`), not this
+/// node's `[limiter]`; admin functions run only when this node's role is a member of
+/// `otpgate_admin` (otherwise a clear refusal); `rekey` across a tier is the staged
+/// procedure of docs/POSTGRES.md, not one call; importing is an admin function too.
+public final class PostgresStore: StoreContract {
+    let pool: PostgresPool
+    let logger: Logger
+    let keyring: Keyring
+    public let recoveryHasher: RecoveryCodeHasher
+    public let limiterPolicy: LimiterPolicy
+    /// The enrolment confirmation's admission, from `pendingEnrollment` to the
+    /// `reserveAttempt` that follows it in the same request on the same thread (the
+    /// database reserves the attempt in the read: see `pendingEnrollment`).
+    let confirmAdmissions = Mutex<[String: AttemptReservation]>([:])
+
+    /// Connects, checks the key against the database's key check (writing it on the
+    /// first start of a tier), reports the key to the tier and reads the tier's limiter
+    /// policy. A wrong key is `keyMismatch`: the node refuses to start.
+    public init(pool: PostgresPool, key: MasterKey, keySource: String, recoveryHasher: RecoveryCodeHasher = .standard, logger: Logger) throws(StoreError) {
+        self.pool = pool
+        self.logger = logger
+        self.keyring = Keyring(current: key)
+        self.recoveryHasher = recoveryHasher
+        let check = try Self.run(pool, "key_check_read", [])
+        if let row = check.first {
+            let keyID: String = try Self.decode(row, 0)
+            let value: ByteBuffer = try Self.decode(row, 1)
+            guard keyID == key.id.description else {
+                throw StoreError(.keyMismatch, "the database's key check names key \(keyID), but \(keySource) holds key \(key.id)")
+            }
+            let plain = try keyring.open(Array(value.readableBytesView), for: .keyCheck)
+            guard ConstantTime.equal(plain, SecretBinding.keyCheckPlaintext) else {
+                throw StoreError(.keyMismatch, "the database's key check does not open with \(keySource)")
+            }
+        } else {
+            let sealed = try keyring.seal(SecretBinding.keyCheckPlaintext, for: .keyCheck)
+            let made = try Self.run(pool, "key_check_init", [.bytea(sealed), .int64(Int64(geteuidValue()))])
+            let winner: String = try Self.decode(try Self.one(made, "key_check_init"), 0)
+            guard winner == key.id.description else {
+                throw StoreError(.keyMismatch, "another node wrote the database's key check first, with key \(winner), not \(key.id) from \(keySource)")
+            }
+        }
+        _ = try Self.run(pool, "node_report_keys", [.text(PostgresStoreStatements.textArray([key.id.description]))])
+        let policy = try Self.one(try Self.run(pool, "limiter_policy_read", []), "limiter_policy_read")
+        limiterPolicy = LimiterPolicy(
+            freePerHost: Int(try Self.decode(policy, 0) as Int32), freePerUser: Int(try Self.decode(policy, 1) as Int32),
+            baseDelay: Int64(try Self.decode(policy, 2) as Int32), maxDelay: Int64(try Self.decode(policy, 3) as Int32),
+            lockoutFailures: Int(try Self.decode(policy, 4) as Int32))
+    }
+
+    public var location: String { "postgresql \(pool.settings.endpoint.display)/\(pool.settings.database) as \(pool.settings.user)" }
+    public var keyID: KeyID { keyring.current.id }
+    public var writeStatistics: WriteStatistics {
+        let s = pool.statistics
+        return WriteStatistics(transactions: s.connectionsOpened, writes: 0, largestBatch: 0)
+    }
+
+    // MARK: - Calls
+
+    func run(_ name: String, _ binds: [PostgresValue]) throws(StoreError) -> [PostgresResultRow] {
+        try Self.run(pool, name, binds)
+    }
+
+    static func run(_ pool: PostgresPool, _ name: String, _ binds: [PostgresValue]) throws(StoreError) -> [PostgresResultRow] {
+        do {
+            return try pool.run(name, binds: binds)
+        } catch {
+            throw storeError(error, pool: pool)
+        }
+    }
+
+    /// The database's refusals keep their meaning (docs/POSTGRES.md, SQLSTATEs);
+    /// anything about reaching it, or a write whose outcome was not heard, is
+    /// `unavailable`: the request is answered "try later", never a verdict.
+    static func storeError(_ error: PostgresStoreError, pool: PostgresPool) -> StoreError {
+        switch (error.code, error.sqlState) {
+        case (.statementFailed, "OG001"?): return StoreError(.invalidInput, error.message)
+        case (.statementFailed, "OG002"?): return StoreError(.notFound, error.message)
+        case (.statementFailed, "OG003"?): return StoreError(.conflict, error.message)
+        case (.statementFailed, "OG004"?): return StoreError(.expired, error.message)
+        case (.statementFailed, "OG005"?): return StoreError(.keyMismatch, error.message)
+        case (.statementFailed, "42501"?):
+            return StoreError(
+                .conflict,
+                "the database role \(pool.settings.user) may not run this: admin operations need a role in otpgate_admin (docs/POSTGRES.md)")
+        case (.statementFailed, "OG006"?), (.statementFailed, "OG007"?), (.unexpectedResult, _), (.unknownStatement, _),
+            (.wrongThread, _), (.invalidSettings, _), (.password, _):
+            return StoreError(.database, error.message)
+        default:
+            return StoreError(.unavailable, error.message)
+        }
+    }
+
+    static func one(_ rows: [PostgresResultRow], _ what: String) throws(StoreError) -> PostgresResultRow {
+        guard let row = rows.first else { throw StoreError(.database, "\(what) returned no row") }
+        return row
+    }
+
+    static func decode<T: PostgresDecodable>(_ row: PostgresResultRow, _ column: Int) throws(StoreError) -> T {
+        do {
+            return try row.decode(T.self, column: column)
+        } catch {
+            throw StoreError(.database, error.message)
+        }
+    }
+
+    static func geteuidValue() -> UInt32 { geteuid() }
+
+    // MARK: - Values
+
+    static func text(_ s: String?) -> PostgresValue { s.map { .text($0) } ?? .null }
+    static func int32(_ v: Int?) -> PostgresValue { v.map { .int32(Int32(clamping: $0)) } ?? .null }
+    static func peer(_ audit: AuditEvent?) -> PostgresValue { audit?.peerUID.map { .int64($0) } ?? .null }
+    static func attempt(_ r: AttemptReservation?) -> PostgresValue { r?.attempt.map { .int32(Int32(clamping: $0)) } ?? .null }
+
+    static func limitState(lockedOut: Bool, lockedUntil: Int64?, now: Int64) -> LimitState {
+        if lockedOut { return .lockedOut }
+        if let until = lockedUntil, until > now { return .limited(until: until) }
+        return .open
+    }
+}

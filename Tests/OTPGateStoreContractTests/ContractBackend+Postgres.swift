@@ -1,0 +1,57 @@
+import Foundation
+import Logging
+import OTPGatePostgres
+import OTPGatePostgresTestSupport
+import OTPGateStoreContract
+import Synchronization
+
+/// The PostgreSQL backend of the contract suite: one real server for the test process
+/// (initdb with a superuser of its own, the roles of docs/POSTGRES.md), and a fresh
+/// database per store, migrated as otpgate_owner, used by a node role that is also in
+/// otpgate_admin (the suite calls admin operations too).
+extension ContractBackend {
+    static let postgres = ContractBackend(name: "postgres") { policy in
+        let server = try ContractPostgres.shared.get()
+        let database = "ct_\(ContractPostgres.next())"
+        try server.psql("CREATE DATABASE \(database) OWNER otpgate_owner")
+        try server.psql("REVOKE ALL ON DATABASE \(database) FROM PUBLIC; GRANT CONNECT ON DATABASE \(database) TO otpgate_node, otpgate_admin")
+        for migration in PostgresSchema.migrations {
+            try server.psql(file: try ContractPostgres.file(migration.name, migration.sql), user: "otpgate_owner", database: database)
+        }
+        try server.psql(
+            "SELECT otpgate.set_limiter_policy(\(policy.freePerHost), \(policy.freePerUser), \(policy.baseDelay), \(policy.maxDelay), \(policy.lockoutFailures), 0)",
+            user: "otpgate_owner", database: database)
+        let settings = PostgresSettings(
+            endpoint: .socket(directory: server.root, port: server.port), database: database, user: ContractPostgres.node,
+            poolSize: 4, deadline: .seconds(10), connectTimeout: .seconds(5), singleNode: true)
+        let logger = Logger(label: "contract") { _ in SwiftLogNoOpLogHandler() }
+        let pool = try PostgresPool(settings: settings, statements: PostgresStoreStatements.all, logger: logger)
+        let key = try MasterKey.generate()
+        let store = try PostgresStore(pool: pool, key: key, keySource: "test key", recoveryHasher: ContractStore.hasher, logger: logger)
+        return ContractStore(store: store, key: key) {
+            pool.shutdown()
+            _ = try? server.psql("DROP DATABASE \(database) WITH (FORCE)")
+        }
+    }
+}
+
+enum ContractPostgres {
+    static let node = "contract_node"
+    private static let counter = Atomic<Int>(0)
+    static func next() -> Int { counter.add(1, ordering: .relaxed).newValue }
+
+    /// Started on first use; the error, if any, is every PostgreSQL test's error.
+    static let shared: Result<PostgresServer, any Error> = Result {
+        let server = try PostgresServer(superuser: "postgres")
+        try server.psql(file: try file("bootstrap_roles", PostgresSchema.bootstrapRoles))
+        try server.psql("CREATE ROLE \(node) LOGIN IN ROLE otpgate_node, otpgate_admin")
+        return server
+    }
+
+    /// A migration as a file psql can read (psql runs as this process's user).
+    static func file(_ name: String, _ sql: String) throws -> String {
+        let path = NSTemporaryDirectory() + "otpgate-\(getpid())-\(name).sql"
+        try sql.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}

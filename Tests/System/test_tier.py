@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""A verifier tier on this machine: one real PostgreSQL (pgfixture), three real
+otpgated processes on it, each with its own state directory and database role, and
+requests through their real sockets.
+
+    python3 Tests/System/test_tier.py BINDIR      (otpgated built with --traits Postgres)
+
+Checks, each with what would make it fail:
+- parallel replays of valid HOTP codes spread over the three daemons: exactly one ok
+  per code, and as many verify.ok audit rows as oks, each naming the role of the
+  daemon that answered ok;
+- wrong codes for one user from the three at once: exactly the lockout cap is
+  evaluated (the rest refused before evaluation), one lockout row, a valid code then
+  refused on all three, and one unlock on one daemon frees all three;
+- local users (root) keep working on their host's own store with PostgreSQL killed,
+  while a tier user gets `unavailable` within the deadline (never ok, never a hang),
+  and the tier user works again once PostgreSQL is back, without a daemon restart.
+"""
+import base64, concurrent.futures, hashlib, hmac, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pgfixture import PgCluster  # noqa: E402
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/debug"
+DEADLINE_MS = 2000
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def call(path, obj, timeout=10):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(path)
+    s.sendall(json.dumps(obj).encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    return json.loads(data)
+
+
+def hotp(secret, c):
+    h = hmac.new(secret, struct.pack(">Q", c), hashlib.sha1).digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
+
+
+class Daemon:
+    def __init__(self, pg, role, work):
+        self.role = role
+        self.dir = os.path.join(work, role)
+        os.mkdir(self.dir, 0o755)
+        self.config = os.path.join(self.dir, "otpgated.toml")
+        with open(self.config, "w") as f:
+            f.write(f"""[store]
+backend = "postgres"
+local_users = ["root"]
+[store.postgres]
+host = "{pg.sockets}"
+port = {pg.port}
+database = "otpgate"
+user = "{role}"
+tls = "disable"
+single_node = true
+deadline = {DEADLINE_MS}
+pool_size = 4
+""")
+        self.socket = os.path.join(self.dir, "s", "otpgated.sock")
+        self.admin = os.path.join(self.dir, "s", "otpgated-admin.sock")
+        self.err = open(os.path.join(self.dir, "stderr"), "w")
+        self.process = subprocess.Popen(
+            [os.path.join(BIN, "otpgated"), "--state-dir", os.path.join(self.dir, "s"), "--config", self.config],
+            stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
+        self.wait_ready()
+
+    def notify_env(self):
+        self.notify_path = os.path.join(self.dir, "notify")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        env = dict(os.environ)
+        env["NOTIFY_SOCKET"] = self.notify_path
+        return env
+
+    def wait_ready(self, timeout=60):
+        """READY=1 on NOTIFY_SOCKET: the daemon says when it serves."""
+        self.notify.settimeout(timeout)
+        try:
+            while True:
+                if b"READY=1" in self.notify.recv(4096):
+                    return
+        except socket.timeout:
+            raise RuntimeError(f"{self.role} sent no READY=1: " + open(os.path.join(self.dir, "stderr")).read()[-2000:])
+
+    def verify(self, user, code, rhost="10.0.0.1"):
+        return call(self.socket if user != "root" else self.admin,
+                    {"v": 1, "op": "verify", "user": user, "code": code, "service": "sshd", "rhost": rhost})
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def enrol_hotp(daemon, user):
+    b = call(daemon.admin, {"v": 1, "op": "enroll.begin", "user": user, "kind": "hotp"})
+    assert b.get("ok"), b
+    secret = base64.b32decode(b["secret"] + "=" * (-len(b["secret"]) % 8))
+    enrollment = b["enrollment"]
+    c = call(daemon.admin, {"v": 1, "op": "enroll.confirm", "user": user, "enrollment": enrollment, "code": hotp(secret, 0)})
+    assert c.get("ok"), c
+    return secret
+
+
+def code_of(reply):
+    if reply.get("ok"):
+        return "ok"
+    return str(reply.get("error", "?"))
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="otpgate-tier-")
+    os.chmod(work, 0o755)
+    pg = PgCluster()
+    daemons = []
+    try:
+        pg.start()
+        pg.bootstrap()
+        for role in ["node_a", "node_b", "node_c"]:
+            pg.create_node_role(role)
+        # node_a also administers (unlock through its admin socket).
+        pg.psql("GRANT otpgate_admin TO node_a", database="postgres")
+        pg.psql("SELECT otpgate.set_limiter_policy(1000, 1000, 1, 2, 30, 0)", role="otpgate_owner")
+        daemons = [Daemon(pg, role, work) for role in ["node_a", "node_b", "node_c"]]
+        a, b, c = daemons
+        check(all(call(d.socket, {"v": 1, "op": "health"}).get("ok") for d in daemons), "three tier daemons answer health")
+
+        replays(pg, daemons)
+        lockout(pg, daemons)
+        break_glass(pg, daemons)
+    finally:
+        for d in daemons:
+            try:
+                d.stop()
+            except Exception:
+                d.process.kill()
+        pg.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"test_tier: {'FAILED ' + str(len(failures)) if failures else 'all checks passed'}")
+    sys.exit(1 if failures else 0)
+
+
+def replays(pg, daemons, codes=300, copies=36):
+    """Every code sent `copies` times at once, spread over the three daemons."""
+    secret = enrol_hotp(daemons[0], "alice")
+    oks = {}
+    sent = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=copies) as pool:
+        for counter in range(1, codes + 1):
+            code = hotp(secret, counter)
+            replies = list(pool.map(lambda i: (i % 3, code_of(daemons[i % 3].verify("alice", code))), range(copies)))
+            sent += len(replies)
+            oks[counter] = [i for i, r in replies if r == "ok"]
+            others = {r for _, r in replies if r != "ok"}
+            if not others <= {"replayed_code", "invalid_code"}:
+                check(False, f"code {counter}: replies other than ok/replayed: {others}")
+                break
+    per_code = {k: len(v) for k, v in oks.items()}
+    check(all(n == 1 for n in per_code.values()),
+          f"{sent} parallel verifies of {codes} codes over 3 daemons: exactly one ok per code "
+          f"(codes with none: {sum(1 for n in per_code.values() if n == 0)}, with several: {sum(1 for n in per_code.values() if n > 1)})")
+    rows = pg.psql("SELECT host, count(*) FROM otpgate.audit_events WHERE user_name = 'alice' AND event = 'verify.ok' GROUP BY host ORDER BY host")
+    by_host = {r.split("|")[0]: int(r.split("|")[1]) for r in rows}
+    expected = {}
+    for winners in oks.values():
+        for i in winners:
+            expected[daemons[i].role] = expected.get(daemons[i].role, 0) + 1
+    check(by_host == expected, f"verify.ok audit rows per node role equal the oks each daemon gave: {by_host} vs {expected}")
+
+
+def lockout(pg, daemons, attempts=90, cap=30):
+    """Wrong codes from all three at once: the cap is exact and the lockout shared."""
+    secret = enrol_hotp(daemons[1], "bob")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=attempts) as pool:
+        replies = list(pool.map(lambda i: code_of(daemons[i % 3].verify("bob", "%06d" % (i * 7919 % 1000000))), range(attempts)))
+    evaluated = replies.count("invalid_code")
+    check(evaluated == cap and replies.count("rate_limited") == attempts - cap,
+          f"{attempts} wrong codes from 3 daemons at once: exactly {cap} evaluated, the rest refused "
+          f"(got {evaluated} invalid, {replies.count('rate_limited')} rate_limited, others {set(replies) - {'invalid_code', 'rate_limited'}})")
+    lock_rows = pg.psql("SELECT count(*) FROM otpgate.audit_events WHERE user_name = 'bob' AND event = 'user.locked_out'")
+    check(lock_rows == ["1"], f"exactly one lockout row (got {lock_rows})")
+    good = [code_of(d.verify("bob", hotp(secret, k + 1))) for k, d in enumerate(daemons)]
+    check(good == ["rate_limited"] * 3, f"a valid code is refused on all three while locked out: {good}")
+    unlock = call(daemons[0].admin, {"v": 1, "op": "admin.unlock", "user": "bob"})
+    check(unlock.get("ok") is True, f"one unlock through node_a's admin socket: {unlock}")
+    after = [code_of(d.verify("bob", hotp(secret, k + 5))) for k, d in enumerate(daemons)]
+    check(after == ["ok"] * 3, f"after one unlock a valid code works on all three: {after}")
+
+
+def break_glass(pg, daemons):
+    """root is local: its factor lives in the host's SQLite store."""
+    a = daemons[0]
+    root_secret = enrol_hotp(a, "root")
+    carol = enrol_hotp(a, "carol")
+    rows = pg.psql("SELECT count(*) FROM otpgate.users WHERE name = 'root'")
+    check(rows == ["0"], f"root's enrolment did not reach the shared database (users named root: {rows})")
+    pg.kill()
+    try:
+        check(code_of(a.verify("root", hotp(root_secret, 1))) == "ok", "PostgreSQL killed: root (local) still logs in")
+        start = time.monotonic()
+        reply = code_of(a.verify("carol", hotp(carol, 1)))
+        took = time.monotonic() - start
+        check(reply == "unavailable" and took < DEADLINE_MS / 1000 + 1.0,
+              f"PostgreSQL killed: a tier user gets unavailable within the deadline ({reply} after {took:.2f} s)")
+    finally:
+        pg.restart()
+    reply = code_of(a.verify("carol", hotp(carol, 2)))
+    check(reply == "ok", f"PostgreSQL back: the tier user logs in again without a daemon restart ({reply})")
+
+
+if __name__ == "__main__":
+    main()
