@@ -40,7 +40,9 @@ extension RequestHandler {
         // One read snapshot for the tokens, the recovery count and the limiter rows.
         let snapshot = try store.verificationContext(user: user, rhost: rhost, now: now)
         let tokens = snapshot.tokens
-        let recoveryIndex = codes.firstIndex { (try? RecoveryCode.normalize($0)) != nil }
+        // The decrypted secrets are needed only for this attempt.
+        defer { tokens.forEach { $0.secret.wipeSharedStorage() } }
+        let recoveryIndex = codes.firstIndex(where: RecoveryCode.isWellFormed)
         guard !tokens.isEmpty else {
             // The work of an enrolled user's wrong guess, so that time does not tell
             // the two apart (DESIGN: indistinguishable timing): the guess is checked

@@ -129,6 +129,7 @@ extension OTPStore {
             }
             let ring = self.currentKeyring()
             let secret = try ring.open(Array(e.secret), for: Self.enrollmentBinding(id: e.id, user: user))
+            defer { secret.wipeSharedStorage() }
             let sealed = try ring.seal(secret, for: Self.binding(tokenID: tokenID, user: user))
             let token = TokenRecord(
                 id: tokenID, userID: e.userID, name: e.name, kind: e.kind, algorithm: e.algorithm,

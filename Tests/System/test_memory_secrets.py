@@ -165,7 +165,9 @@ def run(binary, root):
     total_codes = sum(per_code(c) for c in all_codes)
     dashed = sum(n(c) for c in all_codes)
     print(f"recovery codes: {total_codes} copies of the 20 codes in all ({dashed} as shown, "
-          f"{total_codes - dashed} without separators)", flush=True)
+          f"{total_codes - dashed} without separators); per code, enrolment's: "
+          f"{[per_code(c) for c in first_codes]}, regenerated: {[per_code(c) for c in codes]} "
+          f"(the first was typed to log in)", flush=True)
     for what, count in counts.items():
         low, high = BOUNDS[what]
         check(low <= count <= high, f"{what}: {count} in the core (bound {low}..{high})")
