@@ -77,6 +77,8 @@ extension RequestHandler {
         case .failure(let e):
             throw e
         }
+        // The decrypted secret is needed only for the code check below.
+        defer { pending.secret.wipeSharedStorage() }
         if pending.begunWithoutCode, !(try store.tokens(user: r.user)).isEmpty {
             return outranked(pending, user: r.user, id: id, peer: peer, now: now)
         }
@@ -89,8 +91,6 @@ extension RequestHandler {
             reservation = a
         }
         defer { reservation.release() }
-        // The decrypted secret is needed only for this check.
-        defer { pending.secret.wipeSharedStorage() }
         let result: VerificationResult
         switch pending.parameters.kind {
         case .totp:
