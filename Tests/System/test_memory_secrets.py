@@ -41,16 +41,19 @@ T.PACKAGES = ["oathtool", "gdb"]
 # The most copies of each kind of secret the core may hold once every reply is out.
 # Why not 0 everywhere: see docs/SECURITY.md, "Secrets in memory".
 BOUNDS = {
-    # The keyring must hold it to open any secret; OpenSSL's AES key schedule is a
-    # different byte string. One copy, in the wiped key buffer.
+    # The keyring must hold it (MasterKey.bytes) to open any secret. OpenSSL's expanded
+    # key, which begins with it, lives only during one AES operation and is cleansed
+    # when its context is freed; so exactly one copy.
     "master key": (1, 1),
-    # Nothing keeps a token's plaintext between requests.
+    # Nothing keeps a plaintext secret, URI or recovery code between requests: any
+    # copy is a leak (each is wiped after use, and replies are written into wiped
+    # memory).
     "raw secret (enrolled)": (0, 0),
     "base32 secret (enrolled)": (0, 0),
     "otpauth URI": (0, 0),
     "raw secret (imported)": (0, 0),
     "base32 secret (imported)": (0, 0),
-    # Per code, with and without separators.
+    # The copies of the code found most often, with and without separators.
     "recovery code (most copies of one)": (0, 0),
 }
 
