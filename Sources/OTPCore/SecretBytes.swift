@@ -116,29 +116,3 @@ public final class SecretBytes: @unchecked Sendable {
         return memory
     }
 }
-
-extension Array where Element == UInt8 {
-    /// Zeroes, in place, the storage this array shares with every copy of it (a
-    /// decrypted secret handed through structs shares one buffer), for when an API
-    /// that takes or returns `[UInt8]` held a secret and no holder reads it again.
-    /// Holders that do read it afterwards see zeros (and so fail closed: a zero key
-    /// matches no code). Unlike `withUnsafeMutableBytes`, it never copies first.
-    public func wipeSharedStorage() {
-        withUnsafeBufferPointer { buffer in
-            SecretBytes.wipe(UnsafeMutableRawBufferPointer(mutating: UnsafeRawBufferPointer(buffer)))
-        }
-    }
-}
-
-extension String {
-    /// Zeroes, in place, the UTF-8 storage of a string parsed from a request (a code,
-    /// an imported secret), shared by every copy of it, once nothing reads it again.
-    /// Strings of up to 15 bytes live inside the value itself, not in the heap, and
-    /// are left alone, as are strings not stored natively (literals are read-only).
-    public func wipeSharedStorage() {
-        guard utf8.count > 15 else { return }
-        _ = utf8.withContiguousStorageIfAvailable { buffer in
-            SecretBytes.wipe(UnsafeMutableRawBufferPointer(mutating: UnsafeRawBufferPointer(buffer)))
-        }
-    }
-}

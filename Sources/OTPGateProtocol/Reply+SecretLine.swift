@@ -1,17 +1,3 @@
-/// A string value that a reply carries without it ever being a Swift `String` (whose
-/// memory is freed without being cleared): UTF-8 bytes in memory its owner wipes,
-/// lent to the writer for the time of one call.
-public protocol SecretText: Sendable {
-    func withUTF8Bytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R
-}
-
-/// A result member whose value is secret: one string (`secret`, `uri`) or an array
-/// of strings (`recovery_codes`).
-public enum SecretMember: Sendable {
-    case string(any SecretText)
-    case strings([any SecretText])
-}
-
 extension Reply {
     /// The reply line, byte for byte what `line` gives for the same reply with
     /// `secrets` as ordinary string members of its result, written into `output`

@@ -35,12 +35,3 @@ public struct Answer: Sendable {
         return out
     }
 }
-
-extension SecretBytes: SecretText, JSONOutput {
-    public func withUTF8Bytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        withUnsafeBytes(body)
-    }
-
-    public func writeJSON(_ byte: UInt8) { append(byte) }
-    public func writeJSON(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
-}
