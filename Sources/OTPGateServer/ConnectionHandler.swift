@@ -217,9 +217,10 @@ final class ConnectionHandler: ChannelInboundHandler {
             if case .active = state {
                 line = handler.handle(request, peer: peer).line()
             } else {
-                request.wipeSecrets()
                 line = Answer(Reply.failure(id: request.id, code: .unavailable, message: "the daemon is shutting down")).line()
             }
+            // Parsed from the line, so its strings are the daemon's own heap memory.
+            request.wipeSecrets()
             loop.execute { me.value.finished(line) }
         }
     }

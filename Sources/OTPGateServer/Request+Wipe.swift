@@ -4,6 +4,7 @@ import OTPGateProtocol
 extension Request {
     /// Zeroes the codes and secrets this request carried, in the String storage that
     /// the parsed JSON and the typed request share, once the request is answered.
+    /// Only for a request parsed from a line (see `String.wipeSharedStorage`).
     /// The request line they were parsed from is zeroed already (ConnectionHandler).
     /// Strings of up to 15 bytes (one-time and scratch codes) are not in the heap
     /// and are left (see `String.wipeSharedStorage`).

@@ -47,10 +47,7 @@ public final class RequestHandler: Sendable {
     public static let systemTime: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
 
     /// One request, one reply. Never throws: every failure becomes an error reply.
-    /// The secrets in the request (codes, imported secrets) are wiped once it is
-    /// answered (`Request+Wipe.swift`).
     public func handle(_ request: Request, peer: Peer) -> Answer {
-        defer { request.wipeSecrets() }
         let id = request.id
         let payload = request.payload
         let time = now()

@@ -71,3 +71,19 @@ struct SecretBytesTests {
         }
     }
 }
+
+@Suite("Wiping a parsed string")
+struct StringWipeTests {
+    @Test func aHeapStringIsZeroedForEveryCopy() {
+        let parsed = String(decoding: Array("7K2QF-9XM4D-0RW3A".utf8), as: UTF8.self)  // made at run time
+        let copy = parsed
+        parsed.wipeSharedStorage()
+        #expect(Array(copy.utf8) == [UInt8](repeating: 0, count: 17))
+    }
+
+    @Test func aShortStringIsLeftAlone() {
+        let code = String(decoding: Array("123456".utf8), as: UTF8.self)
+        code.wipeSharedStorage()
+        #expect(code == "123456")
+    }
+}
