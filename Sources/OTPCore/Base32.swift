@@ -6,23 +6,42 @@ public enum Base32 {
     public static func encode(_ bytes: [UInt8], padded: Bool = false) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 4) / 5 * 8)
+        bytes.withUnsafeBytes { raw in encode(raw, padded: padded) { out.append($0) } }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The same text appended to `out`, for a secret: no String or array of it is made.
+    public static func encode(_ bytes: UnsafeRawBufferPointer, padded: Bool = false, into out: SecretBytes) {
+        encode(bytes, padded: padded) { out.append($0) }
+    }
+
+    public static func encode(_ bytes: [UInt8], padded: Bool = false, into out: SecretBytes) {
+        bytes.withUnsafeBytes { encode($0, padded: padded, into: out) }
+    }
+
+    private static func encode(_ bytes: UnsafeRawBufferPointer, padded: Bool, emit: (UInt8) -> Void) {
         var buffer: UInt32 = 0
         var bits = 0
+        var written = 0
         for byte in bytes {
             buffer = buffer << 8 | UInt32(byte)
             bits += 8
             while bits >= 5 {
-                out.append(alphabet[Int(buffer >> UInt32(bits - 5) & 0x1f)])
+                emit(alphabet[Int(buffer >> UInt32(bits - 5) & 0x1f)])
+                written += 1
                 bits -= 5
             }
         }
         if bits > 0 {
-            out.append(alphabet[Int(buffer << UInt32(5 - bits) & 0x1f)])
+            emit(alphabet[Int(buffer << UInt32(5 - bits) & 0x1f)])
+            written += 1
         }
         if padded {
-            while out.count % 8 != 0 { out.append(UInt8(ascii: "=")) }
+            while written % 8 != 0 {
+                emit(UInt8(ascii: "="))
+                written += 1
+            }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes what people and other tools write: lower case, spaces and hyphens
@@ -30,8 +49,11 @@ public enum Base32 {
     /// characters, padding in the middle, a length no encoder produces) is an error
     /// that says where. Bits left over after the last whole byte are ignored, as
     /// encoders that emit random characters leave them.
+    /// The result is sized up front and never grows, so a decoded secret leaves no
+    /// partial copies behind in the heap.
     public static func decode(_ text: String) throws(OTPCoreError) -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count * 5 / 8 + 1)
         var buffer: UInt32 = 0
         var bits = 0
         var symbols = 0

@@ -30,19 +30,25 @@ public struct OTPAuthURI: Sendable, Hashable, CustomStringConvertible {
 
     /// The URI text, with the label and issuer percent-encoded.
     public var uri: String {
+        let text = SecretBytes(capacity: 256)
+        write(into: text)
+        return text.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The same text appended to `out`: the secret's base32 form is written straight
+    /// into it, and no String holding the URI is made (what the daemon sends).
+    public func write(into out: SecretBytes) {
         var label = PercentEncoding.encode(account)
-        var query = ["secret=" + Base32.encode(secret)]
-        if let issuer {
-            label = PercentEncoding.encode(issuer) + ":" + label
-            query.append("issuer=" + PercentEncoding.encode(issuer))
-        }
-        query.append("algorithm=" + parameters.algorithm.rawValue)
-        query.append("digits=\(parameters.digits)")
+        if let issuer { label = PercentEncoding.encode(issuer) + ":" + label }
+        out.append("otpauth://\(parameters.kind.rawValue)/\(label)?secret=")
+        Base32.encode(secret, into: out)
+        if let issuer { out.append("&issuer=" + PercentEncoding.encode(issuer)) }
+        out.append("&algorithm=" + parameters.algorithm.rawValue)
+        out.append("&digits=\(parameters.digits)")
         switch parameters.kind {
-        case .totp: query.append("period=\(parameters.period)")
-        case .hotp: query.append("counter=\(counter)")
+        case .totp: out.append("&period=\(parameters.period)")
+        case .hotp: out.append("&counter=\(counter)")
         }
-        return "otpauth://\(parameters.kind.rawValue)/\(label)?" + query.joined(separator: "&")
     }
 
     /// Parses a URI, with one specific error for each malformed part. Unknown query

@@ -6,15 +6,31 @@ extension Request {
     /// UTF-8, JSON, object, `v`, `op`, `id`, then the operation's fields in the order of
     /// the protocol table. Members the operation does not define are ignored, so newer
     /// clients can send optional fields to older daemons.
+    /// Whether `bytes` are well-formed UTF-8, as `String(validating:as:)` decides it,
+    /// without making the String.
+    static func isValidUTF8(_ bytes: some Collection<UInt8>) -> Bool {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+
     public static func parse(line: some Collection<UInt8>) throws(RequestError) -> Request {
         guard line.count <= ProtocolLimits.maxRequestLineBytes else { throw RequestError.lineTooLong }
-        let bytes = Array(line)
-        guard String(validating: bytes, as: UTF8.self) != nil else {
+        // Checked and parsed where the line is, without a copy of it in an array or a
+        // String: the line carries codes and imported secrets, and its buffer is
+        // wiped after parsing, which copies would escape.
+        guard Self.isValidUTF8(line) else {
             throw RequestError(.badRequest, "request line is not valid UTF-8", closesConnection: true)
         }
         let value: JSONValue
         do {
-            value = try JSONValue.parse(bytes)
+            value = try JSONValue.parse(line)
         } catch {
             throw RequestError(.badRequest, "request line is not valid JSON", closesConnection: true)
         }

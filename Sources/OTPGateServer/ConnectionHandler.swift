@@ -3,6 +3,7 @@ internal import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import OTPCore
 import OTPGateProtocol
 
 /// Serves one connection, on its event loop: reads the peer's credentials when the
@@ -126,7 +127,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         let exempt = cred.uid == 0 || cred.uid == shared.daemonUID
         if let refusal = shared.registry.admit(context.channel, uid: cred.uid, privileged: exempt) {
             shared.refusalLog.connectionRefused(uid: cred.uid, reason: refusal)
-            send(Reply.failure(id: nil, code: .unavailable, message: refusal).line, thenClose: true)
+            send(Reply.failure(id: nil, code: .unavailable, message: refusal), thenClose: true)
             return
         }
         let (config, kind, daemonUID) = (shared.config, shared.kind, shared.daemonUID)
@@ -177,18 +178,18 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Answers a line at once (bad input, over budget) or hands it to a worker.
     private func start(_ frame: RequestFrame, peer: Peer, context: ChannelHandlerContext) {
-        guard case .line(var line) = frame else {
-            send(RequestError.lineTooLong.reply.line, thenClose: true)
+        guard case .line(let line) = frame else {
+            send(RequestError.lineTooLong.reply, thenClose: true)
             return
         }
         let parsed = Result { () throws(RequestError) in try Request.parse(line: line.readableBytesView) }
         // The line carries the code: its only copy here is zeroed once parsed.
-        line.setRepeatingByte(0, count: line.readableBytes, at: line.readerIndex)
+        line.wipeInPlace()
         let request: Request
         switch parsed {
         case .success(let r): request = r
         case .failure(let error):
-            send(error.reply.line, thenClose: error.closesConnection)
+            send(error.reply, thenClose: error.closesConnection)
             return
         }
         // Refusals are not counted here: they cost no more than a count (RefusalAudit).
@@ -198,7 +199,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             let reply = Reply.failure(
                 id: request.id, code: .rateLimited, message: "too many requests from uid \(peer.uid): wait \(wait) s",
                 retryAfter: wait)
-            send(reply.line, thenClose: false)
+            send(reply, thenClose: false)
             return
         }
         inFlight = true
@@ -211,38 +212,50 @@ final class ConnectionHandler: ChannelInboundHandler {
             // Guest workers yield the CPU to logins: on two cores a flood from local users
             // otherwise takes as much of it as the login's worker gets.
             if guest { _ = otpgate_set_thread_nice(Self.guestNice) }
-            let reply: String
+            // Written here, off the event loop, into memory that is wiped (SecretBytes).
+            let line: SecretBytes
             if case .active = state {
-                reply = handler.handle(request, peer: peer).line
+                line = handler.handle(request, peer: peer).line()
             } else {
-                reply = Reply.failure(id: request.id, code: .unavailable, message: "the daemon is shutting down").line
+                line = Answer(Reply.failure(id: request.id, code: .unavailable, message: "the daemon is shutting down")).line()
             }
-            loop.execute { me.value.finished(reply) }
+            // Parsed from the line, so its strings are the daemon's own heap memory.
+            request.wipeSecrets()
+            loop.execute { me.value.finished(line) }
         }
     }
 
-    private func finished(_ reply: String) {
+    private func finished(_ line: SecretBytes) {
         guard let context else { return }
         inFlight = false
         let draining = shared.registry.setBusy(context.channel, false)
-        send(reply, thenClose: draining)
+        send(line, thenClose: draining)
         serveNext()
+    }
+
+    /// A reply answered on the event loop (a refusal, bad input): no secrets in it.
+    private func send(_ reply: Reply, thenClose: Bool) {
+        send(Answer(reply).line(), thenClose: thenClose)
     }
 
     /// The one path by which replies leave: the line, then (if asked) the close, once
     /// the bytes are out. Replies can carry a secret, an otpauth URI or recovery codes:
-    /// the write buffer is wiped once the kernel has it.
-    private func send(_ line: String, thenClose: Bool) {
+    /// `line` is wiped when it is released (after the copy below), and the write
+    /// buffer, sized to the line so it never grows, is wiped once the kernel has it.
+    private func send(_ line: SecretBytes, thenClose: Bool) {
         guard let context, !closing else { return }
-        let buffer = context.channel.allocator.buffer(string: line)
+        let allocator = context.channel.allocator
+        let buffer = line.withUnsafeBytes { bytes in
+            var buffer = allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            return buffer
+        }
         let written = context.writeAndFlush(wrapOutboundOut(buffer))
         lastWrite = written
         let channel = context.channel
         if thenClose { closing = true }
         written.whenComplete { _ in
-            var sent = buffer
-            // NIO has let go of it by now, so this zeroes the bytes in place.
-            sent.setRepeatingByte(0, count: sent.readableBytes, at: sent.readerIndex)
+            buffer.wipeInPlace()
             if thenClose { channel.close(promise: nil) }
         }
     }

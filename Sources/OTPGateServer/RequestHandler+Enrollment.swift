@@ -4,14 +4,16 @@ import OTPGateProtocol
 import OTPGateStoreContract
 
 extension RequestHandler {
-    func enrollBegin(_ r: EnrollBeginRequest, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Reply {
+    /// The reply's `secret` and `uri` are written into wiped memory (`Answer`), and
+    /// the generated secret is wiped once it is sealed and shown.
+    func enrollBegin(_ r: EnrollBeginRequest, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Answer {
         let existing = try store.tokens(user: r.user)
         // Checked before the current code is used up, so a refused request costs none.
         if let name = r.name, existing.contains(where: { $0.name == name }) {
-            return .failure(id: id, code: .conflict, message: "user \(r.user) already has a token named '\(name)'")
+            return Answer(.failure(id: id, code: .conflict, message: "user \(r.user) already has a token named '\(name)'"))
         }
         if !existing.isEmpty, let refusal = try requireCurrentCode(r.code, user: r.user, peer: peer, asAdmin: asAdmin, id: id, now: now) {
-            return refusal
+            return Answer(refusal)
         }
         let kind: OTPKind = r.kind == .hotp ? .hotp : .totp
         let algorithm = r.algorithm.flatMap { OTPAlgorithm(rawValue: $0.rawValue) } ?? .sha1
@@ -19,20 +21,27 @@ extension RequestHandler {
         do {
             parameters = try OTPParameters(kind: kind, algorithm: algorithm, digits: r.digits ?? 6, period: Int64(r.period ?? 30))
         } catch {
-            return .failure(id: id, code: .badRequest, message: error.message)
+            return Answer(.failure(id: id, code: .badRequest, message: error.message))
         }
         let name = r.name ?? Self.defaultTokenName(taken: Set(existing.map(\.name)))
+        // One buffer, shared (never copied) by the store's PendingEnrollment and the
+        // URI below: wiping it wipes them all.
         let secret = try OTPSecret.generate()
+        defer { secret.wipeSharedStorage() }
         let pending = try store.beginEnrollment(
             user: r.user, name: name, parameters: parameters, secret: secret, initialCounter: 0, now: now, ttl: config.enrollmentTTL,
             audit: audit("enroll.begin", user: r.user, peer: peer, now: now, detail: "\(kind.rawValue) token \(name)"))
         logger.notice("enrolment begun", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "token.name": "\(name)"])
-        let uri = OTPAuthURI(parameters: parameters, secret: secret, account: r.user, issuer: issuer)
-        return .success(
-            id: id,
-            result: EnrollBeginResult(
-                enrollment: pending.id, secret: Base32.encode(secret), uri: uri.uri,
-                expiresAt: Timestamp(unixSeconds: pending.expiresAt)))
+        let text = SecretBytes(capacity: 128)
+        Base32.encode(secret, into: text)
+        let uri = SecretBytes(capacity: 256)
+        OTPAuthURI(parameters: parameters, secret: secret, account: r.user, issuer: issuer).write(into: uri)
+        return Answer(
+            .success(
+                id: id,
+                result: EnrollBeginResult(
+                    enrollment: pending.id, secret: "", uri: "", expiresAt: Timestamp(unixSeconds: pending.expiresAt))),
+            secrets: ["secret": .string(text), "uri": .string(uri)])
     }
 
     static func defaultTokenName(taken: Set<String>) -> String {
@@ -46,7 +55,17 @@ extension RequestHandler {
     /// and reserves the attempt first, and a wrong code counts as a failure of the
     /// user and is audited (`enroll.confirm_invalid`). An enrolment begun without a
     /// code fails, and is removed, once the user has a token.
-    func enrollConfirm(_ r: EnrollConfirmRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {
+    /// New recovery codes (when the user had none) go out in wiped memory (`Answer`).
+    func enrollConfirm(_ r: EnrollConfirmRequest, id: String?, peer: Peer, now: Int64) throws -> Answer {
+        var codes: [SecretBytes]?
+        let reply = try confirm(r, id: id, peer: peer, now: now, recoveryCodes: &codes)
+        guard let codes else { return Answer(reply) }
+        return Answer(reply, secrets: ["recovery_codes": .strings(codes)])
+    }
+
+    private func confirm(
+        _ r: EnrollConfirmRequest, id: String?, peer: Peer, now: Int64, recoveryCodes: inout [SecretBytes]?
+    ) throws -> Reply {
         let pending: PendingEnrollment
         switch Result(catching: { () throws(StoreError) in try store.pendingEnrollment(id: r.enrollment, user: r.user, now: now) }) {
         case .success(let p):
@@ -58,6 +77,8 @@ extension RequestHandler {
         case .failure(let e):
             throw e
         }
+        // The decrypted secret is needed only for the code check below.
+        defer { pending.secret.wipeSharedStorage() }
         if pending.begunWithoutCode, !(try store.tokens(user: r.user)).isEmpty {
             return outranked(pending, user: r.user, id: id, peer: peer, now: now)
         }
@@ -111,8 +132,8 @@ extension RequestHandler {
         }
         let (token, stored) = confirmed
         logger.notice("enrolment confirmed", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)", "token.name": "\(token.name)"])
-        return .success(
-            id: id, result: EnrollConfirmResult(token: token.id, name: token.name, recoveryCodes: stored ? batch?.codes : nil))
+        recoveryCodes = stored ? batch?.secretCodes : nil
+        return .success(id: id, result: EnrollConfirmResult(token: token.id, name: token.name))
     }
 
     /// Removes (and audits) an enrolment begun without a code for a user who has a
@@ -151,15 +172,18 @@ extension RequestHandler {
         return .success(id: id, result: TokenRemoveResult(enrolled: left > 0))
     }
 
-    func recoveryRegenerate(_ r: RecoveryRegenerateRequest, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Reply {
-        guard !(try store.tokens(user: r.user)).isEmpty else { return notEnrolled(r.user, id: id) }
+    /// The new codes go out in wiped memory (`Answer`).
+    func recoveryRegenerate(_ r: RecoveryRegenerateRequest, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Answer {
+        guard !(try store.tokens(user: r.user)).isEmpty else { return Answer(notEnrolled(r.user, id: id)) }
         if let refusal = try requireCurrentCode(r.code, user: r.user, peer: peer, asAdmin: asAdmin, id: id, now: now) {
-            return refusal
+            return Answer(refusal)
         }
         let batch = try RecoveryCodeBatch.generate(count: config.recoveryCodes, hasher: store.recoveryHasher, user: r.user)
         try store.replaceRecoveryCodes(
             user: r.user, batch: batch, now: now, audit: audit("recovery.regenerate", user: r.user, peer: peer, now: now))
         logger.notice("recovery codes regenerated", metadata: ["user.name": "\(r.user)", "peer.uid": "\(peer.uid)"])
-        return .success(id: id, result: RecoveryRegenerateResult(recoveryCodes: batch.codes))
+        return Answer(
+            .success(id: id, result: RecoveryRegenerateResult(recoveryCodes: [])),
+            secrets: ["recovery_codes": .strings(batch.secretCodes)])
     }
 }

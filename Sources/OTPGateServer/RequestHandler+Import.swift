@@ -11,6 +11,8 @@ extension RequestHandler {
 
     func adminImport(_ r: AdminImportRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {
         var tokens: [ImportedToken] = []
+        // The decoded secrets are needed only until they are sealed.
+        defer { tokens.forEach { $0.secret.wipeSharedStorage() } }
         var details: [String: String] = [:]
         for t in r.tokens {
             let secret: [UInt8]
@@ -23,6 +25,7 @@ extension RequestHandler {
                     kind: t.kind == .totp ? .totp : .hotp, algorithm: OTPAlgorithm(rawValue: t.algorithm.rawValue) ?? .sha1,
                     digits: t.digits, period: Int64(t.period ?? 30))
             } catch {
+                secret.wipeSharedStorage()
                 return .failure(id: id, code: .badRequest, message: "token '\(t.name)': \(error.message)")
             }
             tokens.append(ImportedToken(
@@ -66,6 +69,7 @@ extension RequestHandler {
 
     func tokenResync(_ r: TokenResyncRequest, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Reply {
         let tokens = try store.verifiableTokens(user: r.user)
+        defer { tokens.forEach { $0.secret.wipeSharedStorage() } }
         guard !tokens.isEmpty else { return notEnrolled(r.user, id: id) }
         let token: VerifiableToken
         if let wanted = r.token {

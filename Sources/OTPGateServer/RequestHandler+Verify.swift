@@ -42,7 +42,9 @@ extension RequestHandler {
         let tokens = snapshot.tokens
         // Codes are checked at the store's time: one clock for every node of a tier.
         let codeTime = snapshot.time
-        let recoveryIndex = codes.firstIndex { (try? RecoveryCode.normalize($0)) != nil }
+        // The decrypted secrets are needed only for this attempt.
+        defer { tokens.forEach { $0.secret.wipeSharedStorage() } }
+        let recoveryIndex = codes.firstIndex(where: RecoveryCode.isWellFormed)
         guard !tokens.isEmpty else {
             // The work of an enrolled user's wrong guess, so that time does not tell
             // the two apart (DESIGN: indistinguishable timing): the guess is checked

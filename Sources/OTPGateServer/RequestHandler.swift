@@ -47,42 +47,44 @@ public final class RequestHandler: Sendable {
     public static let systemTime: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
 
     /// One request, one reply. Never throws: every failure becomes an error reply.
-    public func handle(_ request: Request, peer: Peer) -> Reply {
+    public func handle(_ request: Request, peer: Peer) -> Answer {
         let id = request.id
         let payload = request.payload
         let time = now()
         switch Authorizer.decide(payload, peer: peer) {
         case .forbidden(let reason):
             auditRefusal(payload, peer: peer, time: time)
-            return .failure(id: id, code: .forbidden, message: reason)
+            return Answer(.failure(id: id, code: .forbidden, message: reason))
         case .allowed(let asAdmin):
             do {
                 return try dispatch(payload, id: id, peer: peer, asAdmin: asAdmin, now: time)
             } catch {
-                return failure(for: error, id: id, op: payload.operation)
+                return Answer(failure(for: error, id: id, op: payload.operation))
             }
         }
     }
 
-    private func dispatch(_ payload: Request.Payload, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Reply {
+    /// enroll.begin, enroll.confirm and recovery.regenerate answer with secrets; the
+    /// rest with a plain reply.
+    private func dispatch(_ payload: Request.Payload, id: String?, peer: Peer, asAdmin: Bool, now: Int64) throws -> Answer {
         switch payload {
-        case .verify(let r): return try verify(r, id: id, peer: peer, now: now)
-        case .verifyPrecheck(let r): return try verifyPrecheck(r, id: id, peer: peer, now: now)
-        case .verifyCandidates(let r): return try verifyCandidates(r, id: id, peer: peer, now: now)
-        case .status(let r): return try status(user: r.user, id: id, now: now)
         case .enrollBegin(let r): return try enrollBegin(r, id: id, peer: peer, asAdmin: asAdmin, now: now)
         case .enrollConfirm(let r): return try enrollConfirm(r, id: id, peer: peer, now: now)
-        case .enrollCancel(let r): return try enrollCancel(r, id: id, peer: peer, now: now)
-        case .tokenRemove(let r): return try tokenRemove(r, id: id, peer: peer, asAdmin: asAdmin, now: now)
         case .recoveryRegenerate(let r): return try recoveryRegenerate(r, id: id, peer: peer, asAdmin: asAdmin, now: now)
-        case .health: return health(id: id, now: now)
-        case .adminList: return try adminList(id: id, now: now)
-        case .adminReset(let r): return try adminReset(user: r.user, id: id, peer: peer, now: now)
-        case .adminUnlock(let r): return try adminUnlock(user: r.user, id: id, peer: peer, now: now)
-        case .adminAudit(let r): return try adminAudit(r, id: id)
-        case .adminRekey: return adminRekey(id: id, peer: peer, now: now)
-        case .adminImport(let r): return try adminImport(r, id: id, peer: peer, now: now)
-        case .tokenResync(let r): return try tokenResync(r, id: id, peer: peer, asAdmin: asAdmin, now: now)
+        case .verify(let r): return Answer(try verify(r, id: id, peer: peer, now: now))
+        case .verifyPrecheck(let r): return Answer(try verifyPrecheck(r, id: id, peer: peer, now: now))
+        case .verifyCandidates(let r): return Answer(try verifyCandidates(r, id: id, peer: peer, now: now))
+        case .status(let r): return Answer(try status(user: r.user, id: id, now: now))
+        case .enrollCancel(let r): return Answer(try enrollCancel(r, id: id, peer: peer, now: now))
+        case .tokenRemove(let r): return Answer(try tokenRemove(r, id: id, peer: peer, asAdmin: asAdmin, now: now))
+        case .health: return Answer(health(id: id, now: now))
+        case .adminList: return Answer(try adminList(id: id, now: now))
+        case .adminReset(let r): return Answer(try adminReset(user: r.user, id: id, peer: peer, now: now))
+        case .adminUnlock(let r): return Answer(try adminUnlock(user: r.user, id: id, peer: peer, now: now))
+        case .adminAudit(let r): return Answer(try adminAudit(r, id: id))
+        case .adminRekey: return Answer(adminRekey(id: id, peer: peer, now: now))
+        case .adminImport(let r): return Answer(try adminImport(r, id: id, peer: peer, now: now))
+        case .tokenResync(let r): return Answer(try tokenResync(r, id: id, peer: peer, asAdmin: asAdmin, now: now))
         }
     }
 

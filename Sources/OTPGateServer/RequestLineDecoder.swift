@@ -68,6 +68,6 @@ struct RequestLineDecoder: ByteToMessageDecoder {
 
     private static func wipe(_ buffer: inout ByteBuffer, length: Int) {
         guard length > 0 else { return }
-        buffer.setRepeatingByte(0, count: length, at: buffer.readerIndex)
+        buffer.wipeInPlace(count: length)
     }
 }

@@ -26,7 +26,7 @@ extension OTPStore {
                 for (t, tokenID) in zip(tokens, tokenIDs) {
                     try insertUser.execute(arguments: [t.user, now])
                     let uid = db.lastInsertedRowID
-                    let sealed = try ring.seal(t.secret, for: SecretBinding.token( tokenID, user: t.user))
+                    let sealed = try ring.seal(t.secret, for: SecretBinding.token(tokenID, user: t.user))
                     let p = t.parameters
                     try insertToken.execute(arguments: [
                         tokenID, uid, t.name, p.kind.rawValue, p.algorithm.rawValue, p.digits, p.period,

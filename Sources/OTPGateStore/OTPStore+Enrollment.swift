@@ -38,7 +38,7 @@ extension OTPStore {
             let codeless = try TokenRecord.filter(TokenRecord.Columns.userID == uid).fetchCount(db) == 0
             // Sealed inside the transaction, so a concurrent rekey cannot leave it
             // under the old key.
-            let sealed = try self.currentKeyring().seal(secret, for: SecretBinding.enrollment( id, user: user))
+            let sealed = try self.currentKeyring().seal(secret, for: SecretBinding.enrollment(id, user: user))
             let record = EnrollmentRecord(
                 id: id, userID: uid, name: name, kind: parameters.kind.rawValue,
                 algorithm: parameters.algorithm.rawValue, digits: parameters.digits, period: parameters.period,
@@ -59,7 +59,7 @@ extension OTPStore {
     }
 
     func pending(_ r: EnrollmentRecord, user: String) throws(StoreError) -> PendingEnrollment {
-        let secret = try currentKeyring().open(Array(r.secret), for: SecretBinding.enrollment( r.id, user: user))
+        let secret = try currentKeyring().open(Array(r.secret), for: SecretBinding.enrollment(r.id, user: user))
         guard let kind = OTPKind(rawValue: r.kind), let algorithm = OTPAlgorithm(rawValue: r.algorithm),
             let parameters = try? OTPParameters(kind: kind, algorithm: algorithm, digits: r.digits, period: r.period)
         else { throw StoreError(.database, "enrolment \(r.id) has parameters this version does not know") }
@@ -116,8 +116,9 @@ extension OTPStore {
                 return nil
             }
             let ring = self.currentKeyring()
-            let secret = try ring.open(Array(e.secret), for: SecretBinding.enrollment( e.id, user: user))
-            let sealed = try ring.seal(secret, for: SecretBinding.token( tokenID, user: user))
+            let secret = try ring.open(Array(e.secret), for: SecretBinding.enrollment(e.id, user: user))
+            defer { secret.wipeSharedStorage() }
+            let sealed = try ring.seal(secret, for: SecretBinding.token(tokenID, user: user))
             let token = TokenRecord(
                 id: tokenID, userID: e.userID, name: e.name, kind: e.kind, algorithm: e.algorithm,
                 digits: e.digits, period: e.period, initialCounter: e.initialCounter, secret: Data(sealed),

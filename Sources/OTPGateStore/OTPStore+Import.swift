@@ -84,7 +84,7 @@ extension OTPStore {
             // under the old key.
             let ring = self.currentKeyring()
             for (t, id) in zip(tokens, tokenIDs) {
-                let sealed = try ring.seal(t.secret, for: SecretBinding.token( id, user: user))
+                let sealed = try ring.seal(t.secret, for: SecretBinding.token(id, user: user))
                 let p = t.parameters
                 try TokenRecord(
                     id: id, userID: uid, name: t.name, kind: p.kind.rawValue, algorithm: p.algorithm.rawValue,

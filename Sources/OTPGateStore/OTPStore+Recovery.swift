@@ -54,8 +54,10 @@ extension OTPStore {
         user: String, input: String, rhost: String? = nil, now: Int64, audit: AuditEvent? = nil,
         reservation: AttemptReservation? = nil
     ) throws(StoreError) -> RecoveryResult {
-        try consumeHashedCode(
-            in: .recovery, normalized: try? RecoveryCode.normalize(input), equalise: true, user: user, rhost: rhost,
+        let normalized = try? RecoveryCode.normalize(input)
+        defer { normalized?.wipeSharedStorage() }
+        return try consumeHashedCode(
+            in: .recovery, normalized: normalized, equalise: true, user: user, rhost: rhost,
             now: now, audit: audit, reservation: reservation)
     }
 }

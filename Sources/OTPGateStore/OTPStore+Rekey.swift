@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import OTPCore
 import Logging
 import Synchronization
 
@@ -26,7 +27,9 @@ extension OTPStore {
                     for row in rows {
                         let id: String = row["id"]
                         let binding = SecretBinding(table: table, row: id, user: row["name"], column: "secret")
-                        let sealed = try ring.seal(try ring.open(Array(row["secret"] as Data), for: binding), for: binding)
+                        let plain = try ring.open(Array(row["secret"] as Data), for: binding)
+                        defer { plain.wipeSharedStorage() }
+                        let sealed = try ring.seal(plain, for: binding)
                         try db.execute(sql: "UPDATE \(table) SET secret = ? WHERE id = ?", arguments: [Data(sealed), id])
                         count += 1
                     }

@@ -42,7 +42,7 @@ extension OTPStore {
         let ring = currentKeyring()
         var out: [VerifiableToken] = []
         for r in rows {
-            let secret = try ring.open(Array(r.secret), for: SecretBinding.token( r.id, user: user))
+            let secret = try ring.open(Array(r.secret), for: SecretBinding.token(r.id, user: user))
             let info: TokenInfo
             do { info = try Self.info(r, user: user) } catch { throw Self.storeError(error, path: path) }
             out.append(VerifiableToken(info: info, secret: secret, initialCounter: UInt64(r.initialCounter)))

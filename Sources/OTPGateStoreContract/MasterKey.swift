@@ -43,8 +43,11 @@ public struct KeyID: Hashable, Sendable, CustomStringConvertible {
     }
 
     init(deriving key: [UInt8]) {
+        // A copy of the key: sized up front so it never grows, and wiped after use.
         var input = Array("otpgate master key id\0".utf8)
+        input.reserveCapacity(input.count + key.count)
         input += key
+        defer { input.wipeSharedStorage() }
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         let ok = input.withUnsafeBytes { i in
