@@ -1,6 +1,9 @@
 public import OTPGateStoreContract
 import Logging
 internal import PostgresNIO
+internal import NIOCore
+import OTPCore
+import Synchronization
 
 extension PostgresStore {
     public func listUsers(now: Int64) throws(StoreError) -> [UserSummary] {
@@ -43,14 +46,16 @@ extension PostgresStore {
     }
 
     public func pruneAudit(maxAge: Int64?, maxEvents: Int?, now: Int64) throws(StoreError) -> Int {
-        // The database keeps at least a day and 1,000 events; "no bound" is its widest.
-        let age = max(maxAge ?? Int64.max / 2, 86_400)
-        let events = Int32(clamping: max(maxEvents ?? Int(Int32.max), 1_000))
+        // The database keeps at least a day and 1,000 events (a floor no node can go
+        // under: the shared log is not one node's to empty); nil is no bound.
+        let age: PostgresValue = maxAge.map { .int64(min(max($0, 86_400), 36_500 * 86_400)) } ?? .null
+        let events: PostgresValue = maxEvents.map { .int32(Int32(clamping: min(max($0, 1_000), 2_000_000_000))) } ?? .null
+        guard maxAge != nil || maxEvents != nil else { return 0 }
         var deleted = 0
         while true {
             let rows: [PostgresResultRow]
             do {
-                rows = try run("prune_audit", [.int64(age), .int32(events)])
+                rows = try run("prune_audit", [age, events])
             } catch where error.code == .conflict {
                 // A node's role may not delete audit rows: retention of the shared
                 // log is an admin job (a timer calling otpgate.prune_audit as an admin).
@@ -63,11 +68,32 @@ extension PostgresStore {
         }
     }
 
-    /// A tier's key changes in stages that involve every node (docs/POSTGRES.md,
-    /// "Rekey across the tier"); one node cannot do it alone.
+    /// The tier's staged rekey (docs/POSTGRES.md) driven from this node: report the
+    /// new key, make it the key check's (refused, before anything changes, while any
+    /// other node has not reported it), re-seal every secret compare-and-set, retire
+    /// the old key. A crash midway leaves a rekey the next run finishes.
     public func rekey(to newKey: MasterKey, now: Int64) throws(StoreError) -> Int {
-        throw StoreError(
-            .conflict, "a tier's key is changed in stages across all nodes (docs/POSTGRES.md, rekey across the tier), not by one node's rekey")
+        let old = currentKeyring().current
+        _ = try run("node_report_keys", [.text(PostgresStoreStatements.textArray([old.id.description, newKey.id.description]))])
+        let both = Keyring(current: newKey, others: [old])
+        let check = try both.seal(SecretBinding.keyCheckPlaintext, for: .keyCheck)
+        _ = try run("rekey_begin", [.bytea(check), .null])
+        keyring.withLock { $0 = both }
+        while true {
+            let rows = try run("rekey_sealed", [.text(old.id.description), .int32(1000)])
+            if rows.isEmpty { break }
+            for row in rows {
+                let kind: String = try Self.decode(row, 0)
+                let id: String = try Self.decode(row, 1)
+                let user: String = try Self.decode(row, 2)
+                let sealed = Array((try Self.decode(row, 3) as ByteBuffer).readableBytesView)
+                let binding: SecretBinding = kind == "token" ? .token(id, user: user) : .enrollment(id, user: user)
+                let secret = try both.open(sealed, for: binding)
+                defer { secret.wipeSharedStorage() }
+                _ = try run("rekey_replace", [.text(kind), .text(id), .text(old.id.description), .bytea(try both.seal(secret, for: binding))])
+            }
+        }
+        return Int(try Self.decode(try Self.one(try run("rekey_finish", [.null]), "rekey_finish"), 0) as Int32)
     }
 
     public func sealedSecretsByKey() throws(StoreError) -> [String: Int] {

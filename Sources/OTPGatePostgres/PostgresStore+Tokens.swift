@@ -2,6 +2,7 @@ public import OTPCore
 public import OTPGateStoreContract
 internal import NIOCore
 internal import PostgresNIO
+import Synchronization
 
 extension PostgresStore {
     public func tokens(user: String) throws(StoreError) -> [TokenInfo] {
@@ -48,15 +49,38 @@ extension PostgresStore {
         ])
     }
 
-    /// Importing writes tokens for users the tier may already serve: an admin
-    /// function (this node's role must be in otpgate_admin).
+    /// An admin function (this node's role must be in otpgate_admin): the tokens are
+    /// sealed here for their new ids and sent as one JSON array, applied in one call.
     public func importTokens(
         user: String, tokens: [ImportedToken], scratchCodes: ScratchCodeBatch?, mode: ImportMode, dryRun: Bool, now: Int64,
         audit: (@Sendable (String) -> AuditEvent)?
     ) throws(StoreError) -> ImportOutcome {
-        throw StoreError(
-            .conflict,
-            "importing into the PostgreSQL store is not built yet: import on a single host, or see docs/POSTGRES.md (otpgate.import_tokens)")
+        let ring = currentKeyring()
+        var items: [String] = []
+        for t in tokens {
+            let id = try StoreIdentifier.random(length: 16)
+            let sealed = try ring.seal(t.secret, for: .token(id, user: user))
+            let p = t.parameters
+            let detail = audit?(t.name).detail
+            func json(_ s: String) -> String { JSONText.quote(s) }
+            items.append(
+                "{\"id\":\(json(id)),\"name\":\(json(t.name)),\"kind\":\(json(p.kind.rawValue)),\"algorithm\":\(json(p.algorithm.rawValue)),"
+                    + "\"digits\":\(p.digits),\"period\":\(p.period),\"initial_counter\":\(t.initialCounter),"
+                    + "\"secret\":\(json(JSONText.base64(sealed))),\"watermark\":\(t.watermark.map(String.init) ?? "null"),"
+                    + "\"skew\":\(p.kind == .hotp ? 0 : t.skew),\"window\":\(p.kind == .hotp ? "null" : t.window.map(String.init) ?? "null"),"
+                    + "\"detail\":\(detail.map(json) ?? "null")}")
+        }
+        let peer = audit?("").peerUID.map { PostgresValue.int64($0) } ?? .null
+        let row = try Self.one(
+            try run("import_tokens", [
+                .text(user), .text(mode.rawValue), .text("[" + items.joined(separator: ",") + "]"), Self.text(scratchCodes?.kdf),
+                scratchCodes.map { .bytea($0.salt) } ?? .null, scratchCodes.map { .text(PostgresStoreStatements.byteaArray($0.hashes)) } ?? .null,
+                .bool(dryRun), peer,
+            ]), "import_tokens")
+        if try Self.decode(row, 0) as String == "skipped" { return .skipped(existing: Int(try Self.decode(row, 1) as Int32)) }
+        return .imported(
+            tokens: try Self.decode(row, 3) as [String], replaced: Int(try Self.decode(row, 2) as Int32),
+            scratchCodes: Int(try Self.decode(row, 4) as Int32))
     }
 
     // MARK: Enrolment
@@ -66,7 +90,7 @@ extension PostgresStore {
         audit: AuditEvent?
     ) throws(StoreError) -> PendingEnrollment {
         let id = try StoreIdentifier.random(length: 26)
-        let sealed = try keyring.seal(secret, for: .enrollment(id, user: user))
+        let sealed = try currentKeyring().seal(secret, for: .enrollment(id, user: user))
         let row = try Self.one(
             try run("enrollment_begin", [
                 .text(user), .text(id), .text(name), .text(parameters.kind.rawValue), .text(parameters.algorithm.rawValue),
@@ -101,7 +125,7 @@ extension PostgresStore {
             let parameters = try? OTPParameters(kind: kind, algorithm: algorithm, digits: Int(try d(9) as Int32), period: Int64(try d(10) as Int32))
         else { throw StoreError(.database, "enrolment \(id) has parameters this version does not know") }
         let sealed: ByteBuffer = try d(12)
-        let secret = try keyring.open(Array(sealed.readableBytesView), for: .enrollment(id, user: user))
+        let secret = try currentKeyring().open(Array(sealed.readableBytesView), for: .enrollment(id, user: user))
         return PendingEnrollment(
             id: id, user: user, name: try d(6), parameters: parameters, secret: secret,
             initialCounter: UInt64(max(0, try d(11) as Int64)), createdAt: try d(13), expiresAt: try d(14),
@@ -126,7 +150,7 @@ extension PostgresStore {
         let held = confirmAdmissions.withLock { $0.removeValue(forKey: user) }
         let pending = try pendingEnrollmentSecret(id: id, user: user, held: held)
         let tokenID = try StoreIdentifier.random(length: 16)
-        let sealed = try keyring.seal(pending.secret, for: .token(tokenID, user: user))
+        let sealed = try currentKeyring().seal(pending.secret, for: .token(tokenID, user: user))
         let row = try Self.one(
             try run("enrollment_confirm", [
                 .text(user), .text(id), .text(tokenID), .bytea(sealed), .int64(Int64(clamping: counter)), .int32(Int32(clamping: drift)),

@@ -2,6 +2,7 @@ public import OTPCore
 public import OTPGateStoreContract
 internal import NIOCore
 internal import PostgresNIO
+import Synchronization
 
 /// One `otpgate.user_state` row set (read_user, reserve_attempt), decoded.
 struct UserState {
@@ -69,7 +70,7 @@ extension PostgresStore {
     func unseal(_ state: UserState, user: String) throws(StoreError) -> [VerifiableToken] {
         var out: [VerifiableToken] = []
         for t in state.tokens {
-            let secret = try keyring.open(t.sealed, for: .token(t.info.id, user: user))
+            let secret = try currentKeyring().open(t.sealed, for: .token(t.info.id, user: user))
             out.append(VerifiableToken(info: t.info, secret: secret, initialCounter: t.initialCounter))
         }
         return out

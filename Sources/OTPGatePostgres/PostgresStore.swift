@@ -22,7 +22,7 @@ import Synchronization
 public final class PostgresStore: StoreContract {
     let pool: PostgresPool
     let logger: Logger
-    let keyring: Keyring
+    let keyring: Mutex<Keyring>
     public let recoveryHasher: RecoveryCodeHasher
     public let limiterPolicy: LimiterPolicy
     /// The enrolment confirmation's admission, from `pendingEnrollment` to the
@@ -36,7 +36,8 @@ public final class PostgresStore: StoreContract {
     public init(pool: PostgresPool, key: MasterKey, keySource: String, recoveryHasher: RecoveryCodeHasher = .standard, logger: Logger) throws(StoreError) {
         self.pool = pool
         self.logger = logger
-        self.keyring = Keyring(current: key)
+        let keyring = Keyring(current: key)
+        self.keyring = Mutex(keyring)
         self.recoveryHasher = recoveryHasher
         let check = try Self.run(pool, "key_check_read", [])
         if let row = check.first {
@@ -51,7 +52,7 @@ public final class PostgresStore: StoreContract {
             }
         } else {
             let sealed = try keyring.seal(SecretBinding.keyCheckPlaintext, for: .keyCheck)
-            let made = try Self.run(pool, "key_check_init", [.bytea(sealed), .int64(Int64(geteuidValue()))])
+            let made = try Self.run(pool, "key_check_init", [.bytea(sealed), .int64(Int64(Self.geteuidValue()))])
             let winner: String = try Self.decode(try Self.one(made, "key_check_init"), 0)
             guard winner == key.id.description else {
                 throw StoreError(.keyMismatch, "another node wrote the database's key check first, with key \(winner), not \(key.id) from \(keySource)")
@@ -66,7 +67,9 @@ public final class PostgresStore: StoreContract {
     }
 
     public var location: String { "postgresql \(pool.settings.endpoint.display)/\(pool.settings.database) as \(pool.settings.user)" }
-    public var keyID: KeyID { keyring.current.id }
+    public var keyID: KeyID { currentKeyring().current.id }
+
+    func currentKeyring() -> Keyring { keyring.withLock { $0 } }
     public var writeStatistics: WriteStatistics {
         let s = pool.statistics
         return WriteStatistics(transactions: s.connectionsOpened, writes: 0, largestBatch: 0)

@@ -38,6 +38,11 @@ public enum PostgresStoreStatements {
         call("limiter_policy_read", "limiter_policy_read", 0, table: true, .readOnly),
         call("sealed_by_key", "sealed_by_key", 0, table: true, .readOnly),
         call("health", "health", 0, table: true, .readOnly),
+        call("import_tokens", "import_tokens", 8, table: true, .write, casts: [3: "jsonb", 6: "bytea[]"]),
+        call("rekey_begin", "rekey_begin", 2, table: true, .write),
+        call("rekey_sealed", "rekey_sealed", 2, table: true, .readOnly),
+        call("rekey_replace", "rekey_replace", 4, table: false, .write),
+        call("rekey_finish", "rekey_finish", 1, table: false, .write),
     ]
 
     /// An array literal of bytea values for a `::text::bytea[]` parameter.

@@ -1,3 +1,4 @@
+import OTPGatePostgresTestSupport
 import Foundation
 @testable import OTPGatePostgres
 import PostgresNIO

@@ -1,5 +1,5 @@
-import Foundation
-import Glibc
+public import Foundation
+public import Glibc
 public import OTPGatePostgres
 
 public struct FixtureError: Error, CustomStringConvertible {
