@@ -116,20 +116,22 @@ extension PostgresStore {
         }
         guard try d(1) as Bool? == true else {
             let state = Self.limitState(lockedOut: (try d(4) as Bool?) ?? false, lockedUntil: try d(3) as Int64?, now: try d(0))
-            confirmAdmissions.withLock { _ = $0.removeValue(forKey: user) }
+            confirmations.withLock { _ = $0.removeValue(forKey: user) }
             throw StoreError(.conflict, state == .lockedOut ? "too many failed attempts: locked" : "too many failed attempts: wait")
         }
         let attempt = (try d(2) as Int32?).map(Int.init)
-        confirmAdmissions.withLock { $0[user] = AttemptReservation(user: user, userID: nil, rhost: nil, attempt: attempt, onRelease: nil) }
         guard let kind = OTPKind(rawValue: try d(7)), let algorithm = OTPAlgorithm(rawValue: try d(8)),
             let parameters = try? OTPParameters(kind: kind, algorithm: algorithm, digits: Int(try d(9) as Int32), period: Int64(try d(10) as Int32))
         else { throw StoreError(.database, "enrolment \(id) has parameters this version does not know") }
         let sealed: ByteBuffer = try d(12)
         let secret = try currentKeyring().open(Array(sealed.readableBytesView), for: .enrollment(id, user: user))
-        return PendingEnrollment(
+        let pending = PendingEnrollment(
             id: id, user: user, name: try d(6), parameters: parameters, secret: secret,
             initialCounter: UInt64(max(0, try d(11) as Int64)), createdAt: try d(13), expiresAt: try d(14),
             begunWithoutCode: try d(15))
+        let reservation = AttemptReservation(user: user, userID: nil, rhost: nil, attempt: attempt, onRelease: nil)
+        confirmations.withLock { $0[user] = HeldConfirmation(id: id, pending: pending, reservation: reservation) }
+        return pending
     }
 
     public func pendingEnrollments(user: String, now: Int64) throws(StoreError) -> [PendingEnrollmentInfo] {
@@ -145,12 +147,16 @@ extension PostgresStore {
         id: String, user: String, counter: UInt64, drift: Int, recoveryCodes: RecoveryCodeBatch?, now: Int64,
         audit: (@Sendable (TokenInfo, Bool) -> AuditEvent)?
     ) throws(StoreError) -> (token: TokenInfo, storedRecoveryCodes: Bool) {
-        // The confirmation's own read, without counting again if `pendingEnrollment`
-        // already reserved for it.
-        let held = confirmAdmissions.withLock { $0.removeValue(forKey: user) }
-        let pending = try pendingEnrollmentSecret(id: id, user: user, held: held)
+        // The confirmation read (and reserved) by `pendingEnrollment` in this request,
+        // or read now when the caller did not.
+        var held = confirmations.withLock { $0.removeValue(forKey: user) }
+        if held?.id != id {
+            _ = try pendingEnrollment(id: id, user: user, now: now)
+            held = confirmations.withLock { $0.removeValue(forKey: user) }
+        }
+        guard let pending = held else { throw StoreError(.database, "enrolment \(id) was read but not held") }
         let tokenID = try StoreIdentifier.random(length: 16)
-        let sealed = try currentKeyring().seal(pending.secret, for: .token(tokenID, user: user))
+        let sealed = try currentKeyring().seal(pending.pending.secret, for: .token(tokenID, user: user))
         let row = try Self.one(
             try run("enrollment_confirm", [
                 .text(user), .text(id), .text(tokenID), .bytea(sealed), .int64(Int64(clamping: counter)), .int32(Int32(clamping: drift)),
@@ -159,17 +165,9 @@ extension PostgresStore {
             ]), "enrollment_confirm")
         guard try Self.decode(row, 0) as String == "confirmed" else { throw StoreError(.conflict, StoreError.outrankedMessage(user: user)) }
         let info = TokenInfo(
-            id: tokenID, user: user, name: try Self.decode(row, 2), parameters: pending.parameters, watermark: counter, drift: drift,
+            id: tokenID, user: user, name: try Self.decode(row, 2), parameters: pending.pending.parameters, watermark: counter, drift: drift,
             createdAt: try Self.decode(row, 4), lastUsedAt: nil)
         return (info, try Self.decode(row, 3))
-    }
-
-    /// The enrolment's secret and parameters for `confirmEnrollment`, read (and the
-    /// attempt reserved) unless the handler's `pendingEnrollment` already did.
-    private func pendingEnrollmentSecret(id: String, user: String, held: AttemptReservation?) throws(StoreError) -> (secret: [UInt8], parameters: OTPParameters, reservation: AttemptReservation?) {
-        let pending = try pendingEnrollment(id: id, user: user, now: 0)
-        let reservation = confirmAdmissions.withLock { $0.removeValue(forKey: user) }
-        return (pending.secret, pending.parameters, held ?? reservation)
     }
 
     public func cancelEnrollment(id: String, user: String, audit: AuditEvent?) throws(StoreError) -> Bool {

@@ -107,7 +107,14 @@ extension PostgresStore {
 
     public func reserveAttempt(user: String, rhost: String?, now: Int64, context: VerificationContext?) throws(StoreError) -> Admission {
         if let held = context?.limiterSnapshot as? PostgresAdmission, held.user == user, held.rhost == rhost { return held.admission }
-        if rhost == nil, let confirm = confirmAdmissions.withLock({ $0.removeValue(forKey: user) }) { return .admitted(confirm) }
+        if rhost == nil, let held = confirmations.withLock({ (held: inout [String: HeldConfirmation]) -> AttemptReservation? in
+            guard var c = held[user], !c.handedOut else { return nil }
+            c.handedOut = true
+            held[user] = c
+            return c.reservation
+        }) {
+            return .admitted(held)
+        }
         let state = try UserState(try run("reserve_attempt", [.text(user), Self.text(rhost)]), user: user)
         guard state.admitted == true else { return .refused(state.limit) }
         return .admitted(AttemptReservation(user: user, userID: nil, rhost: rhost, attempt: state.attempt, onRelease: nil))

@@ -25,10 +25,10 @@ public final class PostgresStore: StoreContract {
     let keyring: Mutex<Keyring>
     public let recoveryHasher: RecoveryCodeHasher
     public let limiterPolicy: LimiterPolicy
-    /// The enrolment confirmation's admission, from `pendingEnrollment` to the
-    /// `reserveAttempt` that follows it in the same request on the same thread (the
-    /// database reserves the attempt in the read: see `pendingEnrollment`).
-    let confirmAdmissions = Mutex<[String: AttemptReservation]>([:])
+    /// A confirmation read by `pendingEnrollment` (the database reserves its attempt
+    /// in that read), for the `reserveAttempt` and `confirmEnrollment` of the same
+    /// request, by user.
+    let confirmations = Mutex<[String: HeldConfirmation]>([:])
 
     /// Connects, checks the key against the database's key check (writing it on the
     /// first start of a tier), reports the key to the tier and reads the tier's limiter
@@ -138,4 +138,12 @@ public final class PostgresStore: StoreContract {
         if let until = lockedUntil, until > now { return .limited(until: until) }
         return .open
     }
+}
+
+/// What `pendingEnrollment` read and reserved for one confirmation.
+struct HeldConfirmation: Sendable {
+    let id: String
+    let pending: PendingEnrollment
+    let reservation: AttemptReservation
+    var handedOut = false
 }

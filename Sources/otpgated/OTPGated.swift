@@ -6,6 +6,9 @@ import NIOPosix
 import OTPGateServer
 import OTPGateStore
 import ServiceLifecycle
+#if Postgres
+import OTPGatePostgres
+#endif
 import UnixSignals
 
 /// otpgated: parse flags, load config, bootstrap logging, run the daemon.

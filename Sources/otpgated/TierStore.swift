@@ -18,7 +18,12 @@ enum TierStore {
             deadline: .milliseconds(s.deadlineMilliseconds), connectTimeout: .milliseconds(min(1000, s.deadlineMilliseconds)),
             singleNode: s.singleNode)
         let pool = try PostgresPool(settings: settings, statements: PostgresStoreStatements.all, logger: logger)
-        return try PostgresStore(pool: pool, key: key, keySource: keySource, logger: logger)
+        do {
+            return try PostgresStore(pool: pool, key: key, keySource: keySource, logger: logger)
+        } catch {
+            pool.shutdown()
+            throw error
+        }
     }
 }
 #endif
