@@ -70,7 +70,7 @@ final class PostgresServer: @unchecked Sendable {
                   singleNode: Bool = true) -> PostgresSettings {
         PostgresSettings(
             endpoint: .socket(directory: root, port: port), database: "postgres", user: user,
-            poolSize: poolSize, deadline: deadline, connectTimeout: .seconds(1), singleNode: singleNode)
+            poolSize: poolSize, deadline: deadline, connectTimeout: deadline, singleNode: singleNode)
     }
 
     /// Starts the postmaster and returns once postmaster.pid says "ready" (PostgreSQL's
