@@ -37,8 +37,12 @@ struct WriteStatusTests {
     }
 
     @Test func aRefreshSeesASettingChangedWithoutAReconnect() async throws {
-        let server = try PostgresServer(config: ["synchronous_standby_names = 'standby1'"])
+        let server = try PostgresServer()
+        // The table first: with a standby named, every commit waits for it.
         try server.psql("CREATE TABLE t (id int PRIMARY KEY)")
+        try server.psql("ALTER SYSTEM SET synchronous_standby_names = 'standby1'")
+        try server.psql("SELECT pg_reload_conf()")
+        #expect(try eventually(timeout: 5) { try server.psql("SHOW synchronous_standby_names") == "standby1" })
         let pool = try PostgresPool(settings: server.settings(poolSize: 1, singleNode: false), statements: Self.statements, logger: testLogger)
         defer { pool.shutdown() }
         #expect(await timedRun(pool, "count").error == nil)
