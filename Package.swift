@@ -112,7 +112,9 @@ let package = Package(
         ),
         // The PostgreSQL connection layer: a pool of prepared connections that a blocking
         // caller uses with one deadline per call, the per-connection durability checks, and
-        // the migration runner. Knows no schema: the SQL comes from its caller.
+        // the migration runner. Knows no schema: the SQL comes from its caller. The schema's
+        // files go in Sources/OTPGatePostgres/SQL with `resources: [.embedInCode("SQL")]`
+        // added here in the same commit (the rule needs the folder to exist).
         .target(
             name: "OTPGatePostgres",
             dependencies: [

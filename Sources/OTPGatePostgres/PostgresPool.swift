@@ -25,6 +25,9 @@ public final class PostgresPool: Sendable {
         var waiters: [PostgresPoolCall] = []
         var closed = false
         var status = PostgresWriteStatus.unchecked
+        /// Set by `refreshWriteStatus` when the server no longer allows writes: refuses
+        /// them on every connection, whatever each found when it was opened.
+        var refusedSinceRefresh: PostgresWriteStatus?
         var nextID = 1
         var opened = 0
     }
@@ -67,11 +70,16 @@ public final class PostgresPool: Sendable {
                 throw PostgresStoreError(.invalidSettings, "statement \(statement.name) is registered twice")
             }
         }
+        guard byName[Self.checkStatement] == nil else {
+            throw PostgresStoreError(.invalidSettings, "statement name \(Self.checkStatement) is reserved")
+        }
+        let check = PostgresStatement(name: Self.checkStatement, sql: PostgresWriteStatus.checkSQL, access: .readOnly)
+        byName[Self.checkStatement] = check
         let password = try settings.loadPassword(credentialsDirectory: credentialsDirectory, owner: passwordOwner)
         self.settings = settings
         self.configuration = try Self.configuration(settings, password: password)
         self.statements = byName
-        self.statementList = statements
+        self.statementList = statements + [check]
         self.group = eventLoopGroup
         self.logger = logger
     }
@@ -81,7 +89,30 @@ public final class PostgresPool: Sendable {
     }
 
     /// The write decision of the most recently opened connection.
-    public var writeStatus: PostgresWriteStatus { state.withLock { $0.status } }
+    public var writeStatus: PostgresWriteStatus { state.withLock { $0.refusedSinceRefresh ?? $0.status } }
+
+    /// Asks the server now (one leased connection, the same deadline as any call) and
+    /// returns the decision, for `health` and `doctor`, and to notice a change made
+    /// without a reconnect (`ALTER SYSTEM` and a reload, Patroni leaving synchronous
+    /// mode): while the latest refresh refuses writes, every connection refuses them.
+    public func refreshWriteStatus(deadline: ContinuousClock.Instant? = nil) throws(PostgresStoreError) -> PostgresWriteStatus {
+        let rows = try run(Self.checkStatement, deadline: deadline)
+        guard let row = rows.first else {
+            throw PostgresStoreError(.unexpectedResult, "postgresql answered the settings check with no row")
+        }
+        let (commit, standbys, recovery, fsync) = try row.decode((String, String, Bool, String).self)
+        let status = PostgresWriteStatus.decide(
+            synchronousCommit: commit, synchronousStandbyNames: standbys, inRecovery: recovery, fsync: fsync,
+            singleNode: settings.singleNode)
+        state.withLock { state in
+            state.status = status
+            state.refusedSinceRefresh = status.writesAllowed ? nil : status
+        }
+        return status
+    }
+
+    /// The settings check, registered on every pool under a name callers cannot take.
+    static let checkStatement = "otpgate_pool_check"
 
     public var statistics: Statistics {
         state.withLock { Statistics(connectionsOpened: $0.opened, open: $0.open, idle: $0.idle.count) }
@@ -238,9 +269,10 @@ public final class PostgresPool: Sendable {
     private func give(_ pooled: PooledConnection, to call: PostgresPoolCall) {
         guard call.advance(to: .leased) else { return release(pooled, reusable: true) }
         let statement = call.statement
-        if statement.access == .write && !pooled.status.writesAllowed {
+        let refusal = statement.access == .write ? state.withLock({ $0.refusedSinceRefresh }) ?? pooled.status : pooled.status
+        if statement.access == .write && !refusal.writesAllowed {
             release(pooled, reusable: true)
-            call.finish(.failure(PostgresStoreError(.writesRefused, pooled.status.reason)))
+            call.finish(.failure(PostgresStoreError(.writesRefused, refusal.reason)))
             return
         }
         guard let prepared = pooled.prepared[statement.name], call.advance(to: .running(pooled)) else {

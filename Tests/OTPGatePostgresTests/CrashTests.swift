@@ -27,7 +27,7 @@ struct CrashTests {
         let killedAt = ContinuousClock.now
         server.kill9()
         let lost = await inFlight
-        #expect(lost.error?.code == .connectionLost, "\(String(describing: lost.error))")
+        #expect(lost.error?.code == .connectionLost, "\(String(describing: lost.error?.message))")
         #expect(lost.error?.outcome == .unknown)
         // Ended by the broken connection, not by its 2 s deadline.
         #expect(seconds(since: killedAt) < 1.5)

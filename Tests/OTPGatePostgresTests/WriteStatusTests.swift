@@ -37,6 +37,35 @@ struct WriteStatusTests {
         #expect(try server.psql("SELECT string_agg(id::text, ',') FROM t") == "2")
     }
 
+    @Test func aRefreshSeesASettingChangedWithoutAReconnect() async throws {
+        let server = try PostgresServer()
+        // The table first: with a standby named, every commit waits for it.
+        try server.psql("CREATE TABLE t (id int PRIMARY KEY)")
+        try server.psql("ALTER SYSTEM SET synchronous_standby_names = 'standby1'")
+        try server.psql("SELECT pg_reload_conf()")
+        #expect(try eventually(timeout: 5) { try server.psql("SHOW synchronous_standby_names") == "standby1" })
+        let pool = try PostgresPool(settings: server.settings(poolSize: 1, singleNode: false), statements: Self.statements, logger: testLogger)
+        defer { pool.shutdown() }
+        #expect(await timedRun(pool, "count").error == nil)
+        #expect(pool.writeStatus.writesAllowed, "\(pool.writeStatus.reason)")
+        #expect(try await onThread { try? pool.refreshWriteStatus() }?.writesAllowed == true)
+
+        // Replication given up on the server: the open connection does not know.
+        try server.psql("ALTER SYSTEM SET synchronous_standby_names = ''")
+        try server.psql("SELECT pg_reload_conf()")
+        #expect(try eventually(timeout: 5) { try server.psql("SHOW synchronous_standby_names") == "" })
+        let refreshed = await onThread { try? pool.refreshWriteStatus() }
+        #expect(refreshed?.writesAllowed == false)
+        #expect(pool.statistics.connectionsOpened == 1)
+        let refused = await timedRun(pool, "insert", [.int32(1)])
+        #expect(refused.error?.code == .writesRefused, "\(String(describing: refused.error))")
+        #expect(try server.psql("SELECT count(*) FROM t") == "0")
+        do {
+            _ = try PostgresPool(settings: server.settings(), statements: [PostgresStatement(name: "otpgate_pool_check", sql: "SELECT 1", access: .readOnly)], logger: testLogger)
+            Issue.record("the reserved statement name was accepted")
+        } catch {}
+    }
+
     @Test func synchronousCommitOffIsRefusedEvenOnASingleNode() async throws {
         let server = try PostgresServer(config: ["synchronous_commit = off"])
         try server.psql("CREATE TABLE t (id int PRIMARY KEY)")

@@ -20,7 +20,7 @@ public final class PostgresServer: @unchecked Sendable {
     public let port: Int
     public var dataDirectory: String { root + "/data" }
     public var logPath: String { root + "/server.log" }
-    private var postmaster: Process?
+    private var postmaster: pid_t?
     private let runAs: (uid: uid_t, gid: gid_t)?
 
     /// `superuser`: the role initdb creates (the otpgate schema needs a superuser other
@@ -75,36 +75,29 @@ public final class PostgresServer: @unchecked Sendable {
                   singleNode: Bool = true) -> PostgresSettings {
         PostgresSettings(
             endpoint: .socket(directory: root, port: port), database: "postgres", user: user,
-            poolSize: poolSize, deadline: deadline, connectTimeout: .seconds(1), singleNode: singleNode)
+            poolSize: poolSize, deadline: deadline, connectTimeout: deadline, singleNode: singleNode)
     }
 
     /// Starts the postmaster and returns once postmaster.pid says "ready" (PostgreSQL's
     /// own readiness signal, what pg_ctl -w reads).
     public func start() throws {
-        let process = Process()
         var arguments = [Self.bin + "/postgres", "-D", dataDirectory]
+        var executable = arguments.removeFirst()
         if let runAs {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            arguments = ["--reuid=\(runAs.uid)", "--regid=\(runAs.gid)", "--clear-groups", "--"] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: arguments.removeFirst())
+            arguments = ["--reuid=\(runAs.uid)", "--regid=\(runAs.gid)", "--clear-groups", "--", executable] + arguments
+            executable = "/usr/bin/setpriv"
         }
-        process.arguments = arguments
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
-        guard let log = FileHandle(forWritingAtPath: logPath) else { throw FixtureError("cannot open \(logPath)") }
-        log.seekToEndOfFile()
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try? log.close()
-        postmaster = process
-        let until = Date().addingTimeInterval(60)
-        while Date() < until {
-            guard process.isRunning else { throw FixtureError("postgres exited at start:\n\(logTail())") }
-            if let pid = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8) {
-                let lines = pid.split(separator: "\n", omittingEmptySubsequences: false)
-                if lines.count > 7, lines[0] == "\(process.processIdentifier)", lines[7].hasPrefix("ready") { return }
+        let pid = try Spawn.start(executable, arguments, output: logPath, append: true)
+        postmaster = pid
+        let until = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < until {
+            if Spawn.hasEnded(pid) {
+                postmaster = nil
+                throw FixtureError("postgres exited at start:\n\(logTail())")
+            }
+            if let file = Spawn.readFile(dataDirectory + "/postmaster.pid") {
+                let lines = file.split(separator: "\n", omittingEmptySubsequences: false)
+                if lines.count > 7, lines[0] == "\(pid)", lines[7].hasPrefix("ready") { return }
             }
             usleep(20_000)
         }
@@ -114,12 +107,11 @@ public final class PostgresServer: @unchecked Sendable {
     /// SIGKILL to the postmaster and every backend, as a crash of the host would; returns
     /// once they are gone.
     public func kill9() {
-        guard let process = postmaster, process.isRunning else { return }
-        let pid = process.processIdentifier
+        guard let pid = postmaster else { return }
         let children = Self.children(of: pid)
         for child in children { kill(child, SIGKILL) }
         kill(pid, SIGKILL)
-        process.waitUntilExit()
+        _ = Spawn.wait(pid)
         for child in children {
             while Self.isAlive(child) { usleep(5_000) }
         }
@@ -141,7 +133,7 @@ public final class PostgresServer: @unchecked Sendable {
                                             "-U", user ?? superuser, "-d", database, "-f", file], asServer: false)
     }
 
-    public func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    public func log() -> String { Spawn.readFile(logPath) ?? "" }
 
     public func logTail() -> String { log().split(separator: "\n").suffix(20).joined(separator: "\n") }
 
@@ -159,17 +151,7 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     public static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try Spawn.run(executable, arguments)
     }
 
     public static func freePort() throws -> Int {
