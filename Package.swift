@@ -129,10 +129,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The test fixtures, one copy of each, for every test target: the daemon
+        // launcher, the process spawner, throwaway users, enrolled tokens, the raw
+        // line client.
+        .target(
+            name: "OTPGateTestSupport",
+            dependencies: ["OTPCore", "OTPGateProtocol"],
+            path: "Tests/Support",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OTPGateStoreTests",
             dependencies: [
-                "OTPGateStore", "OTPCore", "otpgate-store-harness",
+                "OTPGateStore", "OTPCore", "otpgate-store-harness", "OTPGateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -149,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "OTPGateDaemonTests",
             dependencies: [
-                "otpgated", "OTPCore", "OTPGateStore", "OTPGateProtocol",
+                "otpgated", "OTPCore", "OTPGateStore", "OTPGateProtocol", "OTPGateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -168,6 +177,7 @@ let package = Package(
             name: "OTPGateCLITests",
             dependencies: [
                 "otpgate", "otpgated", "otpgate-client-example", "OTPCore", "OTPGateClient", "OTPGateProtocol",
+                "OTPGateTestSupport",
             ],
             exclude: ["enroll_pty.py"],
             swiftSettings: swiftSettings
@@ -177,13 +187,13 @@ let package = Package(
         // test's threads disturb the timer it measures).
         .executableTarget(
             name: "otpgate-client-probe",
-            dependencies: ["OTPGateClient"],
+            dependencies: ["OTPGateClient", "OTPGateTestSupport"],
             path: "Tests/ClientProbe",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "OTPGateClientTests",
-            dependencies: ["OTPGateClient", "OTPGateProtocol", "otpgate-client-probe"],
+            dependencies: ["OTPGateClient", "OTPGateProtocol", "otpgate-client-probe", "OTPGateTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// The stack table (issue 12, item 6; issue 13, item 6): PAM stacks good and bad, each
@@ -89,7 +90,7 @@ import Testing
         // time: most of a row is waiting out pam_unix's fail delay.
         // One recovery code per enrolment: each is a slow KDF hash, and a test of PAM
         // stacks needs none.
-        let daemon = try await TestDaemon(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
+        let daemon = try await DaemonProcess.started(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
         let config = daemon.directory + "/doctor.toml"
         try """
             [paths]
@@ -116,8 +117,8 @@ import Testing
         await daemon.stop()
     }
 
-    static func check(_ row: DoctorStack, daemon: TestDaemon, config: String, directory: String) async throws {
-        let user = try await ThrowawayUser()
+    static func check(_ row: DoctorStack, daemon: DaemonProcess, config: String, directory: String) async throws {
+        let user = try await ThrowawayUser.created()
         defer { user.remove() }
         // Long waits: on a loaded machine an fsync can take seconds.
         let admin = OTPGateClient(socketPath: daemon.adminSocketPath, timeout: .seconds(60))

@@ -1,6 +1,7 @@
 import Foundation
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
 import Synchronization
 import Testing
 
@@ -34,7 +35,7 @@ import Testing
 
     @Test func rekeyWhileVerifiesRun() async throws {
         // One recovery code per user keeps the scrypt work of setting up small.
-        let daemon = try await TestDaemon(config: "[policy]\nrecovery_codes = 1\n")
+        let daemon = try await DaemonProcess.started(config: "[policy]\nrecovery_codes = 1\n")
         let oldKey = try await Self.keyID(ofFile: daemon.keyPath)
         var tokens: [EnrolledToken] = []
         for n in 1...6 { tokens.append(try await daemon.admin.enrol(user: "user\(n)", name: "key\(n)", kind: .hotp)) }
@@ -78,7 +79,7 @@ import Testing
                 shared.rekeys.withLock { $0.append(began...UInt64.max) }
                 let run = try await Programs.otpgate(["admin", "rekey", "--socket", daemon.adminSocketPath] + (json ? ["--json"] : []))
                 shared.rekeys.withLock { $0[$0.count - 1] = began...DispatchTime.now().uptimeNanoseconds }
-                #expect(run.status == 0 && run.stderr.isEmpty, "\(run)\n\(daemon.log())")
+                #expect(run.status == 0 && run.stderr.isEmpty, "\(run)\n\(daemon.allLogs)")
                 if json {
                     let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
                     #expect(object?["secrets"] as? Int == 6, "\(run)")
@@ -99,7 +100,7 @@ import Testing
         }
 
         let failures = outcomes.flatMap(\.failures)
-        #expect(failures.isEmpty, "every verify during the rekeys succeeded: \(failures.prefix(5))\n\(daemon.log())")
+        #expect(failures.isEmpty, "every verify during the rekeys succeeded: \(failures.prefix(5))\n\(daemon.allLogs)")
         let accepted = outcomes.map(\.accepted).reduce(0, +)
         #expect(accepted >= 6 * 5, "verifies ran: \(accepted)")
         #expect(outcomes.map(\.overlapping).reduce(0, +) >= 1, "some verifies ran while a rekey did")

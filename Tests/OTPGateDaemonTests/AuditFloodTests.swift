@@ -1,5 +1,6 @@
 import Foundation
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 extension Floods {
@@ -33,7 +34,7 @@ extension Floods {
 
         @Test func aRefusalFloodCostsAFewAuditRowsWithTheCountAndLoginsGoOn() throws {
             let daemon = try DaemonProcess(config: Self.config)
-            let token = try daemon.connectAdmin().enroll(user: "root", kind: "hotp")
+            let token = try daemon.connectAdmin().enroll(user: "root", kind: .hotp)
             var counter = token.confirmedCounter
             let user = try ThrowawayUser()
             defer { user.remove() }
@@ -69,7 +70,7 @@ extension Floods {
 
         @Test func loginsGoOnUnderAHealthFloodOn64Connections() throws {
             let daemon = try DaemonProcess()
-            let token = try daemon.connectAdmin().enroll(user: "root", kind: "hotp")
+            let token = try daemon.connectAdmin().enroll(user: "root", kind: .hotp)
             var counter = token.confirmedCounter
             let user = try ThrowawayUser()
             defer { user.remove() }

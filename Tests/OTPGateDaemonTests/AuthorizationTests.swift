@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Authorization by peer credentials, with a real second uid: a throwaway system

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Hostile and broken clients: each gets a clear answer (or is dropped), changes

@@ -1,5 +1,6 @@
 import Foundation
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Many clients at once: the single writer and the compare-and-set watermark make

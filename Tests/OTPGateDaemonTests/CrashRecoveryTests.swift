@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import GRDB
 import OTPGateProtocol
+import OTPGateTestSupport
 import Synchronization
 import Testing
 

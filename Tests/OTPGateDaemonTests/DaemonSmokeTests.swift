@@ -1,4 +1,5 @@
 import Foundation
+import OTPGateTestSupport
 import Testing
 
 /// The real otpgated binary, started on a temporary state directory, asked by a

@@ -1,6 +1,7 @@
 import Foundation
 import OTPCore
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Issue 13, items 4 and 5: a pending enrolment shows in `status`; one begun without

@@ -1,6 +1,7 @@
 import Foundation
-import OTPGateProtocol
 import Glibc
+import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Issue 13 item 10: a fatal signal is fatal, and no crash report prints memory. On

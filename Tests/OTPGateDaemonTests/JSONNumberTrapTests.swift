@@ -1,4 +1,5 @@
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// A request line whose number made JSONDecoder stop the process (a trap in its

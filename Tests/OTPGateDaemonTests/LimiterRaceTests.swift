@@ -1,5 +1,6 @@
 import Foundation
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Issue 13, item 2, through the real daemon: parallel sessions from one host get

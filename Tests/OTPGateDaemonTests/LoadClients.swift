@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import OTPGateTestSupport
 import Testing
 
 /// The flood tests (back-pressure, connection slots, audit floods), one at a time:
@@ -112,43 +113,23 @@ final class LoadClients {
             out({"replies": replies, "counts": counts, "open": len(socks)})
         """#
 
-    private let process: Process
-    private let input: Pipe
-    private let errors: Pipe
-    private var reader: LineReader
+    private let child: PipedChild
 
     /// Starts the clients as `user` (root when nil) against the socket at `path`.
     init(_ mode: [String], path: String, seconds: Int, as user: ThrowawayUser? = nil) throws {
         let command = ["/usr/bin/python3", "-c", Self.script, mode[0], path, String(seconds)] + mode.dropFirst()
-        process = Process()
         // At nice 10: `swift test` runs other suites beside this one, on a machine with
         // two cores; the floods still outrun what the daemon serves.
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
-        process.arguments = ["-n", "10"] + (user.map { ["/usr/bin/setpriv"] + $0.asUser(command) } ?? command)
-        input = Pipe()
-        let output = Pipe()
-        errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        reader = LineReader(fd: output.fileHandleForReading.fileDescriptor)
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        child = try PipedChild(
+            "/usr/bin/nice", ["-n", "10"] + (user.map { ["/usr/bin/setpriv"] + $0.asUser(command) } ?? command))
     }
 
     /// The next JSON line the clients print.
     func report(timeout: Duration = .seconds(60)) throws -> [String: Any] {
-        guard case .line(let bytes) = reader.readLine(timeout: timeout),
+        guard case .line(let bytes) = child.readLine(timeout: timeout),
             let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
         else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            let text = String(decoding: (try? errors.fileHandleForReading.readToEnd()) ?? Data(), as: UTF8.self)
-            throw FixtureError("load clients printed no report; stderr:\n\(text)")
+            throw FixtureError("load clients printed no report; stderr:\n\(child.stderrAfterKill())")
         }
         return object
     }
@@ -156,9 +137,9 @@ final class LoadClients {
     /// Tells the clients to go on (pipeline: read the replies) or stop, and returns
     /// their final report.
     func finish() throws -> [String: Any] {
-        try input.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
+        try child.send(Array("go\n".utf8))
         let last = try report()
-        process.waitUntilExit()
+        child.finish(timeout: .seconds(30))
         return last
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import OTPCore
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Every operation of protocol v1, and the error codes each can answer, through the
@@ -69,7 +70,7 @@ struct OperationTests {
         #expect(ok.int("recovery_remaining") == 10)
         daemon.expectError(try client.call("verify", ["user": "root", "code": code(step + 1)]), .replayedCode)
         let wrong = EnrolledToken(
-            user: "root", id: tokenID, name: "phone", kind: "totp", secret: secret, algorithm: .sha1, digits: 6, period: 30,
+            user: "root", id: tokenID, name: "phone", kind: .totp, secret: secret, algorithm: .sha1, digits: 6, period: 30,
             confirmedCounter: step, recoveryCodes: []
         ).wrongCode(avoiding: step - 2...step + 3)
         let invalid = daemon.expectError(try client.call("verify", ["user": "root", "code": wrong]), .invalidCode)
@@ -95,7 +96,7 @@ struct OperationTests {
     @Test func hotpTokenWithSHA512AndEightDigits() throws {
         let daemon = try DaemonProcess()
         let admin = try daemon.connectAdmin()
-        let token = try admin.enroll(user: "alice", kind: "hotp", name: "key", algorithm: .sha512, digits: 8)
+        let token = try admin.enroll(user: "alice", kind: .hotp, name: "key", algorithm: .sha512, digits: 8)
         #expect(token.recoveryCodes.count == 10)
         let status = daemon.expectOK(try admin.call("status", ["user": "alice"]))
         let listed = try #require(status.array("tokens")?.first)
@@ -352,7 +353,7 @@ struct OperationTests {
         let admin = try daemon.connectAdmin()
         let start = Self.now()
         let alice = try admin.enroll(user: "alice")
-        let bob = try admin.enroll(user: "bob", kind: "totp")
+        let bob = try admin.enroll(user: "bob", kind: .totp)
         daemon.expectOK(
             try admin.call("verify", ["user": "alice", "code": alice.code(1), "service": "sshd", "rhost": "192.0.2.1", "tty": "pts/0"]))
         let bobWrong = bob.wrongCode(avoiding: bob.confirmedCounter - 2...bob.confirmedCounter + 3)

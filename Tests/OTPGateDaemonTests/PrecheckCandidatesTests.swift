@@ -1,6 +1,7 @@
 import Foundation
 import OTPCore
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// verify.precheck (grace periods, the enrolment deadline) and verify.candidates

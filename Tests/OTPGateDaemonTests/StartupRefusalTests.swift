@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import OTPGateTestSupport
 import Testing
 
 /// A daemon that cannot run safely (wrong or missing key, loose modes, a bad config,

@@ -190,7 +190,10 @@ struct GroupCommitTests {
             lines += 1
             if lines == 400 { break }
         }
-        child.kill()
+        for line in child.kill() where line.hasPrefix("ack ") {
+            let parts = line.split(separator: " ")
+            acked[Int(parts[1])!] = max(acked[Int(parts[1])!], Int(parts[2])!)
+        }
         let store = try f.reopen()
         let counts = Dictionary(uniqueKeysWithValues: try store.listUsers(now: 0).map { ($0.user, $0.failures) })
         for t in 0..<threads {
