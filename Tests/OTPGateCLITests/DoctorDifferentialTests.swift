@@ -63,7 +63,7 @@ import Testing
                     }
                 }
             }
-            for _ in 0..<2 { next() }
+            for _ in 0..<4 { next() }
             while let verdict = await group.next() {
                 if verdict == true { safe += 1 }
                 next()

@@ -86,8 +86,9 @@ import Testing
     @Test func theStackTable() async throws {
         try await PAMBuild.built.value
         mkdir("/run/sshd", 0o755)
-        // One daemon; each row has its own user, token and confdir. Two rows at a
-        // time: most of a row is waiting out pam_unix's fail delay.
+        // One daemon; each row has its own user, token and confdir. Four rows at a
+        // time: a row is mostly short programs (useradd, doctor, chpasswd, the PAM
+        // driver, which sets PAM_FAIL_DELAY so no fail delay is slept) and fsyncs.
         // One recovery code per enrolment: each is a slow KDF hash, and a test of PAM
         // stacks needs none.
         let daemon = try await DaemonProcess.started(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
@@ -111,7 +112,7 @@ import Testing
                     }
                 }
             }
-            for _ in 0..<2 { next() }
+            for _ in 0..<4 { next() }
             while await group.next() != nil { next() }
         }
         await daemon.stop()

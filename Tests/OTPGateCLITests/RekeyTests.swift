@@ -31,6 +31,31 @@ import Testing
         let stop = Atomic(false)
         /// When each rekey ran, in uptime nanoseconds (up to .max while it runs).
         let rekeys = Mutex<[ClosedRange<UInt64>]>([])
+        /// Verifies answered so far, and who waits for a number of them.
+        private let answered = Mutex<(count: Int, waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)])>((0, []))
+
+        /// Counts one answered verify, and wakes whoever waited for this many.
+        func verifyAnswered() {
+            let ready = answered.withLock { state in
+                state.count += 1
+                let (ready, waiting) = (state.waiters.filter { $0.count <= state.count }, state.waiters.filter { $0.count > state.count })
+                state.waiters = waiting
+                return ready
+            }
+            for waiter in ready { waiter.continuation.resume() }
+        }
+
+        /// Returns once `more` verifies have been answered after the call.
+        func untilAnswered(more: Int) async {
+            await withCheckedContinuation { continuation in
+                let now = answered.withLock { state in
+                    if more <= 0 { return true }
+                    state.waiters.append((state.count + more, continuation))
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
     }
 
     @Test func rekeyWhileVerifiesRun() async throws {
@@ -64,13 +89,15 @@ import Testing
                             outcome.overlapping += 1
                         }
                         outcome.nextCounter += 1
+                        shared.verifyAnswered()
                     }
                     return outcome
                 }
             }
 
-            // Let the loops get going, then rekey three times (the last one with --json).
-            try await Task.sleep(for: .milliseconds(200))
+            // Once the loops are going (a verify from each, in all), rekey three times
+            // (the last one with --json).
+            await shared.untilAnswered(more: tokens.count)
             var printed: [String] = []
             for round in 1...3 {
                 let json = round == 3
@@ -88,7 +115,8 @@ import Testing
                     let line = try #require(run.stdout.wholeMatch(of: #/Re-encrypted 6 secrets under key ([0-9a-f]{8})\. Back up the new key file\.\n/#), "\(run)")
                     printed.append(String(line.output.1))
                 }
-                try await Task.sleep(for: .milliseconds(100))
+                // Verifies between the rekeys, too.
+                await shared.untilAnswered(more: tokens.count)
             }
             shared.stop.store(true, ordering: .relaxed)
             #expect(Set(printed + [oldKey]).count == 4, "each rekey makes a new key: \(oldKey) then \(printed)")

@@ -71,10 +71,15 @@ final class LoadClients {
             def add():
                 global connects
                 s = connect(); socks[s.fileno()] = s; connects += 1
+            def told_to_stop(wait):
+                # The renewal delay, cut short by the test's line on stdin.
+                r, _, _ = select.select([sys.stdin], [], [], wait)
+                return bool(r)
             for _ in range(n): add()
             out({"connected": len(socks)})
             end = time.monotonic() + seconds
-            while time.monotonic() < end:
+            stop = False
+            while not stop and time.monotonic() < end:
                 r, _, _ = select.select(list(socks.values()) + [sys.stdin], [], [], 0.2)
                 if sys.stdin in r: break
                 for s in r:
@@ -84,7 +89,8 @@ final class LoadClients {
                     if b"unavailable" in data: refused += 1
                     else: closed += 1
                     del socks[s.fileno()]; s.close()
-                    time.sleep(delay)
+                    if told_to_stop(delay):
+                        stop = True; break
                     try: add()
                     except OSError: pass
             out({"connects": connects, "refused": refused, "closed": closed, "open": len(socks)})

@@ -7,9 +7,12 @@ import OTPGateTestSupport
 final class UserClient: LineClient {
     private let child: PipedChild
 
-    init(user: ThrowawayUser, socketPath: String) throws {
-        // -t: how long socat waits for the daemon after our side is closed.
-        child = try PipedChild("/usr/bin/setpriv", user.asUser(["/usr/bin/socat", "-t", "5", "-", "UNIX-CONNECT:" + socketPath]))
+    /// `closeWait` is socat's -t: how long it waits for the other side once one side
+    /// has ended (for the daemon's last replies after our side is closed, or for our
+    /// side after the daemon closed) before it exits and so closes our end.
+    init(user: ThrowawayUser, socketPath: String, closeWait: String = "5") throws {
+        child = try PipedChild(
+            "/usr/bin/setpriv", user.asUser(["/usr/bin/socat", "-t", closeWait, "-", "UNIX-CONNECT:" + socketPath]))
     }
 
     deinit {
