@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import OTPCore
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Synchronization
 import Testing
 
@@ -17,7 +18,12 @@ struct ConcurrencyTests {
         let store = f.store
         let results = await withTaskGroup(of: AcceptResult?.self) { group in
             for _ in 0..<50 {
-                group.addTask { try? store.acceptCode(user: "alice", tokenID: token.id, counter: 101, drift: 0, now: 1_700_000_000) }
+                // Each blocking call on a thread of its own: on Swift's cooperative pool
+                // (one thread per core) 50 fsyncs would run two at a time, and every
+                // other async test in the process would wait behind them.
+                group.addTask {
+                    try? await onThread { try store.acceptCode(user: "alice", tokenID: token.id, counter: 101, drift: 0, now: 1_700_000_000) }
+                }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
@@ -79,7 +85,7 @@ struct ConcurrencyTests {
         let store = f.store
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<100 {
-                group.addTask { _ = try store.recordFailure(user: "bob", rhost: "h\(i % 4)", now: 1_700_000_000) }
+                group.addTask { try await onThread { _ = try store.recordFailure(user: "bob", rhost: "h\(i % 4)", now: 1_700_000_000) } }
             }
             try await group.waitForAll()
         }
