@@ -6,7 +6,7 @@ import Testing
 
 /// Hostile and broken clients: each gets a clear answer (or is dropped), changes
 /// nothing, and never stops the daemon from serving everyone else.
-@Suite("otpgated bad input")
+@Suite("otpgated bad input", .ownThreads)
 struct BadInputTests {
     static let shortIdle = """
         [server]

@@ -9,7 +9,7 @@ import Testing
 
 /// Durability: what the daemon acknowledged survives SIGKILL; SIGTERM is a clean
 /// stop; state (tokens, watermarks, the limiter) persists across restarts.
-@Suite("otpgated crash and restart")
+@Suite("otpgated crash and restart", .ownThreads)
 struct CrashRecoveryTests {
     static let generous = """
         [limiter]

@@ -6,7 +6,7 @@ import Testing
 
 /// Every operation of protocol v1, and the error codes each can answer, through the
 /// real daemon's sockets.
-@Suite("otpgated operations")
+@Suite("otpgated operations", .ownThreads)
 struct OperationTests {
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 

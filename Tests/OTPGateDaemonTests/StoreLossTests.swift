@@ -9,7 +9,7 @@ import Testing
 /// empty store in which every user is "not enrolled" (which `nullok` turns into
 /// password-only logins), nor revived codes. Each refusal names the store and the
 /// flag that overrides it; the override is explicit and audited.
-@Suite("otpgated refuses a lost or older store")
+@Suite("otpgated refuses a lost or older store", .ownThreads)
 struct StoreLossTests {
     static func removeStore(_ daemon: DaemonProcess) {
         for suffix in ["", "-wal", "-shm"] { unlink(daemon.storePath + suffix) }

@@ -5,7 +5,7 @@ import Testing
 /// sd_notify as systemd sees it: READY=1 once serving, WATCHDOG=1 every half of
 /// WATCHDOG_USEC, STOPPING=1 on SIGTERM (issue 10 item 5). The fixture's own notify
 /// socket (DaemonProcess gives every run one) is read here directly.
-@Suite(.serialized)
+@Suite(.serialized, .ownThreads)
 struct SystemdNotifyTests {
     @Test func readyThenWatchdogPingsThenStopping() throws {
         let daemon = try DaemonProcess(start: false)

@@ -7,7 +7,7 @@ import OTPGateTestSupport
 import Synchronization
 import Testing
 
-@Suite("Concurrency")
+@Suite("Concurrency", .ownThreads)
 struct ConcurrencyTests {
     let now: Int64 = 1_700_000_000
 
@@ -93,7 +93,7 @@ struct ConcurrencyTests {
     }
 }
 
-@Suite("Durability")
+@Suite("Durability", .ownThreads)
 struct DurabilityTests {
     @Test func acknowledgedFailuresSurviveSIGKILL() throws {
         let f = try StoreFixture(policy: LimiterPolicy(lockoutFailures: 1_000_000))

@@ -2,13 +2,14 @@ import Dispatch
 import Foundation
 import GRDB
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Synchronization
 import Testing
 
 /// The group committer on its own, on a plain table: results go to the right caller,
 /// one write's error rolls back that write only, a failed transaction fails its whole
 /// batch, and what a call returned is on disk.
-@Suite("Group commit")
+@Suite("Group commit", .ownThreads)
 struct GroupCommitTests {
     struct Fixture {
         let dir: TempDir

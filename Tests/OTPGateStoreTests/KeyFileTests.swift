@@ -1,8 +1,9 @@
 import Foundation
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Testing
 
-@Suite("Master key file")
+@Suite("Master key file", .ownThreads)
 struct KeyFileTests {
     func expectRefusal(_ path: String, code: StoreError.Code, _ parts: [String]) {
         do {

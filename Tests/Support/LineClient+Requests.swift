@@ -23,8 +23,10 @@ extension LineClient {
     }
 
     /// The next reply line, parsed by `Reply.parse(line:)` (so a malformed reply fails
-    /// the test too). Throws when the connection closes or nothing comes in time.
-    package func readReply(timeout: Duration = .seconds(10)) throws -> Reply {
+    /// the test too). Throws when the connection closes or nothing comes in time. The
+    /// default timeout only bounds a daemon that hangs: 30 s, since under load (ten
+    /// scrypt hashes of a first enrolment beside other suites) 10 s was seen to pass.
+    package func readReply(timeout: Duration = .seconds(30)) throws -> Reply {
         switch readLine(timeout: timeout) {
         case .line(let bytes):
             do {
@@ -40,7 +42,7 @@ extension LineClient {
     }
 
     /// One request and its reply.
-    package func call(_ op: String, _ fields: [String: Any] = [:], id: String? = nil, timeout: Duration = .seconds(10)) throws
+    package func call(_ op: String, _ fields: [String: Any] = [:], id: String? = nil, timeout: Duration = .seconds(30)) throws
         -> Reply
     {
         try send(op, fields, id: id)
@@ -48,7 +50,7 @@ extension LineClient {
     }
 
     /// A raw line (without "\n") and its reply.
-    package func call(line: String, timeout: Duration = .seconds(10)) throws -> Reply {
+    package func call(line: String, timeout: Duration = .seconds(30)) throws -> Reply {
         try send(line: line)
         return try readReply(timeout: timeout)
     }

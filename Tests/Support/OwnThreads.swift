@@ -1,0 +1,79 @@
+import Foundation
+package import Testing
+
+/// A trait for suites whose tests block (a daemon's reply, a child's exit, an fsync):
+/// each test runs on threads of its own instead of Swift's cooperative pool, at most
+/// `OwnThreads.width` at a time across the process.
+///
+/// Why: Swift Testing runs a synchronous test inside a task, so it holds one of the
+/// cooperative pool's threads, of which there is one per core, for as long as it runs.
+/// On this two-core machine that made `swift test` two lanes wide: every blocking test
+/// waited for one of two threads, although most of what they do is wait (for a
+/// process, a socket, an fsync). A task executor preference moves the test's jobs,
+/// task-locals and all (so `#expect` still knows its test), to threads of its own.
+package struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
+    /// How many such tests run at once: enough to overlap their waits, few enough that
+    /// the daemons they start still answer within the tests' timeouts.
+    package static let width = 6
+
+    package var isRecursive: Bool { true }
+
+    package func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? {
+        // Each test case of each test function; not the suites around them.
+        testCase == nil ? nil : self
+    }
+
+    package func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        await Lanes.shared.acquire()
+        do {
+            try await withTaskExecutorPreference(ThreadPerJobExecutor.shared) { try await function() }
+        } catch {
+            await Lanes.shared.release()
+            throw error
+        }
+        await Lanes.shared.release()
+    }
+}
+
+extension Trait where Self == OwnThreads {
+    /// See `OwnThreads`.
+    package static var ownThreads: Self { OwnThreads() }
+}
+
+/// A counting semaphore for tasks (waiting suspends, never blocks a thread).
+private actor Lanes {
+    static let shared = Lanes(OwnThreads.width)
+
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ width: Int) { free = width }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+    }
+}
+
+/// Runs every job on a new thread: a blocking test has only a few jobs (its start and
+/// the resumptions after its awaits), and none of them waits for a free thread.
+private final class ThreadPerJobExecutor: TaskExecutor {
+    static let shared = ThreadPerJobExecutor()
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        let thread = Thread { job.runSynchronously(on: executor) }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}
