@@ -5,7 +5,7 @@ import Testing
 
 /// The flood tests (back-pressure, connection slots, audit floods), one at a time:
 /// each loads both cores of the machine, and `swift test` runs other suites beside.
-@Suite(.serialized, .ownThreads) enum Floods {}
+@Suite(.serialized, .ownThreadsUnqueued) enum Floods {}
 
 /// Hostile or busy local clients, as a python3 process (run as a throwaway user with
 /// setpriv, or as root): many connections from one real uid, driven by one select

@@ -20,7 +20,7 @@ package struct Command: Sendable, CustomStringConvertible {
     @discardableResult
     package static func run(
         _ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil,
-        timeout: Duration = .seconds(30)
+        timeout: Duration = .seconds(60)
     ) throws -> Command {
         signal(SIGPIPE, SIG_IGN)  // a program that exits before reading its input must not take us along
         let input = try stdin.map { _ in try Descriptors.pipe() }
@@ -61,7 +61,7 @@ package struct Command: Sendable, CustomStringConvertible {
     @discardableResult
     package static func run(
         _ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil,
-        timeout: Duration = .seconds(30)
+        timeout: Duration = .seconds(60)
     ) async throws -> Command {
         try await onThread { try run(executable, arguments, stdin: stdin, environment: environment, timeout: timeout) }
     }

@@ -14,7 +14,12 @@ package import Testing
 package struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
     /// How many such tests run at once: enough to overlap their waits, few enough that
     /// the daemons they start still answer within the tests' timeouts.
-    package static let width = 6
+    package static let width = 4
+
+    /// Whether a test waits for one of the `width` lanes. A serialized chain of long
+    /// tests (the floods) does not: queued behind every other test for each of its
+    /// tests, it would end last of all.
+    let queued: Bool
 
     package var isRecursive: Bool { true }
 
@@ -26,6 +31,9 @@ package struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
     package func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
+        guard queued else {
+            return try await withTaskExecutorPreference(ThreadPerJobExecutor.shared) { try await function() }
+        }
         await Lanes.shared.acquire()
         do {
             try await withTaskExecutorPreference(ThreadPerJobExecutor.shared) { try await function() }
@@ -39,7 +47,11 @@ package struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
 
 extension Trait where Self == OwnThreads {
     /// See `OwnThreads`.
-    package static var ownThreads: Self { OwnThreads() }
+    package static var ownThreads: Self { OwnThreads(queued: true) }
+
+    /// For one serialized suite of long tests: threads of their own, outside the lanes
+    /// (so one more test at a time), started at once.
+    package static var ownThreadsUnqueued: Self { OwnThreads(queued: false) }
 }
 
 /// A counting semaphore for tasks (waiting suspends, never blocks a thread).
