@@ -31,17 +31,27 @@ package struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
     package func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
-        guard queued else {
-            return try await withTaskExecutorPreference(ThreadPerJobExecutor.shared) { try await function() }
-        }
+        guard queued else { return try await Self.onOwnThreads(function) }
         await Lanes.shared.acquire()
         do {
-            try await withTaskExecutorPreference(ThreadPerJobExecutor.shared) { try await function() }
+            try await Self.onOwnThreads(function)
         } catch {
             await Lanes.shared.release()
             throw error
         }
         await Lanes.shared.release()
+    }
+}
+
+extension OwnThreads {
+    /// Runs `function` with the preference set. The closure starts on the thread that
+    /// called it (a cooperative one) and moves only at a suspension point, so it
+    /// yields first: a synchronous test body has none of its own.
+    static func onOwnThreads(_ function: @Sendable () async throws -> Void) async throws {
+        try await withTaskExecutorPreference(ThreadPerJobExecutor.shared) {
+            await Task.yield()
+            try await function()
+        }
     }
 }
 

@@ -22,9 +22,11 @@ package enum Programs {
         var template = Array("/tmp/otpgate-programs-XXXXXX".utf8CString)
         let dir = String(cString: mkdtemp(&template)!)
         chmod(dir, 0o755)
+        // Copied by install(1), not in this process: a child spawned by another thread
+        // while our copy's descriptor was open for writing would hold it, and executing
+        // the copy then fails with ETXTBSY ("Text file busy", seen under load).
         for name in ["otpgate", "otpgated"] where FileManager.default.fileExists(atPath: path(name)) {
-            try! FileManager.default.copyItem(atPath: path(name), toPath: dir + "/" + name)
-            chmod(dir + "/" + name, 0o755)
+            try! Command.check("/usr/bin/install", ["-m", "0755", path(name), dir + "/" + name])
         }
         sharedDirectoryToRemove = dir
         atexit { if let dir = Programs.sharedDirectoryToRemove { try? FileManager.default.removeItem(atPath: dir) } }
