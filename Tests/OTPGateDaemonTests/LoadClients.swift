@@ -19,8 +19,9 @@ import Testing
 ///   every reply.
 /// - `hold N [DELAY]`: N idle connections; every one the daemon closes (idle timeout,
 ///   eviction) or refuses is opened again after DELAY seconds (0.01: slowloris renewal).
-/// - `flood N LINE`: N connections, each sending the request `LINE` again and again,
-///   as fast as the replies come.
+/// - `flood N LINE [GOAL]`: N connections, each sending the request `LINE` again and
+///   again, as fast as the replies come; with GOAL, a line `{"replies_reached": GOAL}`
+///   once that many replies came (the flood is a real one by then).
 final class LoadClients {
     static let script = #"""
         import json, os, select, socket, sys, time
@@ -96,6 +97,7 @@ final class LoadClients {
             out({"connects": connects, "refused": refused, "closed": closed, "open": len(socks)})
         elif mode == "flood":
             n, line = int(args[0]), args[1].encode() + b"\n"
+            goal = int(args[2]) if len(args) > 2 else 0
             socks = [connect() for _ in range(n)]
             for s in socks: s.sendall(line)
             bufs = {s.fileno(): b"" for s in socks}
@@ -113,6 +115,7 @@ final class LoadClients {
                     *lines, bufs[s.fileno()] = bufs[s.fileno()].split(b"\n")
                     for l in lines:
                         reply = json.loads(l); replies += 1
+                        if replies == goal: out({"replies_reached": goal})
                         key = "ok" if reply.get("ok") else reply.get("error", "?")
                         counts[key] = counts.get(key, 0) + 1
                         s.sendall(line)
@@ -140,11 +143,18 @@ final class LoadClients {
         return object
     }
 
+    /// The next JSON line if one comes within `timeout` (zero: only one already there).
+    func nextReport(timeout: Duration) -> [String: Any]? {
+        guard case .line(let bytes) = child.readLine(timeout: timeout) else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+    }
+
     /// Tells the clients to go on (pipeline: read the replies) or stop, and returns
     /// their final report.
     func finish() throws -> [String: Any] {
         try child.send(Array("go\n".utf8))
-        let last = try report()
+        var last = try report()
+        while last["replies_reached"] != nil { last = try report() }  // a flood's marker not read yet
         child.finish(timeout: .seconds(30))
         return last
     }
