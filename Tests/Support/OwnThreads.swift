@@ -20,6 +20,9 @@ package struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
     /// tests (the floods) does not: queued behind every other test for each of its
     /// tests, it would end last of all.
     let queued: Bool
+    /// Whether a test takes every lane: for tests that measure timing (a timer's
+    /// lateness) and need the rest of the process quiet meanwhile.
+    var exclusive = false
 
     package var isRecursive: Bool { true }
 
@@ -32,14 +35,15 @@ package struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
         guard queued else { return try await Self.onOwnThreads(function) }
-        await Lanes.shared.acquire()
+        let lanes = exclusive ? OwnThreads.width : 1
+        await Lanes.shared.acquire(lanes)
         do {
             try await Self.onOwnThreads(function)
         } catch {
-            await Lanes.shared.release()
+            await Lanes.shared.release(lanes)
             throw error
         }
-        await Lanes.shared.release()
+        await Lanes.shared.release(lanes)
     }
 }
 
@@ -62,27 +66,37 @@ extension Trait where Self == OwnThreads {
     /// For one serialized suite of long tests: threads of their own, outside the lanes
     /// (so one more test at a time), started at once.
     package static var ownThreadsUnqueued: Self { OwnThreads(queued: false) }
+
+    /// For tests that measure timing: every lane at once, so no other such test runs
+    /// beside them (the flood chain, outside the lanes, still may).
+    package static var ownThreadsExclusive: Self { OwnThreads(queued: true, exclusive: true) }
 }
 
-/// A counting semaphore for tasks (waiting suspends, never blocks a thread).
+/// A counting semaphore for tasks (waiting suspends, never blocks a thread), first come
+/// first served, so a test that wants every lane is not overtaken by single ones.
 private actor Lanes {
     static let shared = Lanes(OwnThreads.width)
 
     private var free: Int
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var waiting: [(lanes: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
     init(_ width: Int) { free = width }
 
-    func acquire() async {
-        if free > 0 {
-            free -= 1
+    func acquire(_ lanes: Int) async {
+        if waiting.isEmpty && free >= lanes {
+            free -= lanes
             return
         }
-        await withCheckedContinuation { waiting.append($0) }
+        await withCheckedContinuation { waiting.append((lanes, $0)) }
     }
 
-    func release() {
-        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+    func release(_ lanes: Int) {
+        free += lanes
+        while let first = waiting.first, free >= first.lanes {
+            waiting.removeFirst()
+            free -= first.lanes
+            first.continuation.resume()
+        }
     }
 }
 
