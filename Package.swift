@@ -167,10 +167,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The test fixtures, one copy of each, for every test target: the daemon
+        // launcher, the process spawner, throwaway users, enrolled tokens, the raw
+        // line client.
+        .target(
+            name: "OTPGateTestSupport",
+            dependencies: ["OTPCore", "OTPGateProtocol"],
+            path: "Tests/Support",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OTPGateStoreTests",
             dependencies: [
-                "OTPGateStore", "OTPGateStoreContract", "OTPCore", "otpgate-store-harness",
+                "OTPGateStore", "OTPGateStoreContract", "OTPCore", "otpgate-store-harness", "OTPGateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -202,7 +211,7 @@ let package = Package(
         .testTarget(
             name: "OTPGateDaemonTests",
             dependencies: [
-                "otpgated", "OTPCore", "OTPGateStore", "OTPGateProtocol",
+                "otpgated", "OTPCore", "OTPGateStore", "OTPGateProtocol", "OTPGateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -221,6 +230,7 @@ let package = Package(
             name: "OTPGateCLITests",
             dependencies: [
                 "otpgate", "otpgated", "otpgate-client-example", "OTPCore", "OTPGateClient", "OTPGateProtocol",
+                "OTPGateTestSupport",
             ],
             exclude: ["enroll_pty.py"],
             swiftSettings: swiftSettings
@@ -230,13 +240,13 @@ let package = Package(
         // test's threads disturb the timer it measures).
         .executableTarget(
             name: "otpgate-client-probe",
-            dependencies: ["OTPGateClient"],
+            dependencies: ["OTPGateClient", "OTPGateTestSupport"],
             path: "Tests/ClientProbe",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "OTPGateClientTests",
-            dependencies: ["OTPGateClient", "OTPGateProtocol", "otpgate-client-probe"],
+            dependencies: ["OTPGateClient", "OTPGateProtocol", "otpgate-client-probe", "OTPGateTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

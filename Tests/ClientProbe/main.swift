@@ -14,6 +14,7 @@ import Dispatch
 import Foundation
 import Glibc
 import OTPGateClient
+import OTPGateTestSupport
 import Synchronization
 
 /// A listening socket in a fresh directory whose accepted connections are held open
@@ -27,14 +28,7 @@ final class SilentDaemon: Sendable {
         var template = Array("/tmp/otpgate-probe-XXXXXX".utf8CString)
         let dir = String(cString: mkdtemp(&template)!)
         path = dir + "/silent.sock"
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        precondition(fd >= 0 && bound == 0 && listen(fd, 512) == 0, "cannot listen on \(path)")
+        guard let fd = try? UnixAddress.listening(path, backlog: 512) else { fatalError("cannot listen on \(path)") }
         Thread { [self] in
             var held: [Int32] = []
             while true {
@@ -103,12 +97,7 @@ func blockingCall(_ path: String, timeoutMS: Int32) async -> String {
         DispatchQueue.global().async {
             let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             defer { close(fd) }
-            var addr = sockaddr_un()
-            addr.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-            _ = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
+            _ = UnixAddress.connect(fd, to: path)
             let line = Array("{\"v\":1,\"op\":\"health\"}\n".utf8)
             _ = send(fd, line, line.count, Int32(MSG_NOSIGNAL))
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

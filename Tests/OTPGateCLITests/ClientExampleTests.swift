@@ -1,13 +1,14 @@
 import Foundation
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// OTPGateClient used from a separate executable (Tests/ClientExample), as another
 /// local service would: a right code exits 0 and says so, anything else is a "no".
 @Suite struct ClientExampleTests {
     @Test func clientExampleVerifiesACode() async throws {
-        let daemon = try await TestDaemon()
+        let daemon = try await DaemonProcess.started()
         let token = try await daemon.admin.enrol(user: "dave", name: "phone", kind: .hotp)
         let example = Programs.clientExample
         let socket = ["--socket", daemon.socketPath]

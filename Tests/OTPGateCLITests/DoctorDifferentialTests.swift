@@ -1,6 +1,7 @@
 import Foundation
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// doctor's walk through a stack against libpam's own: random stacks of pam_permit,
@@ -45,7 +46,7 @@ import Testing
         try await PAMBuild.built.value
         // One recovery code per enrolment: each is a slow KDF hash, and a test of PAM
         // stacks needs none.
-        let daemon = try await TestDaemon(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
+        let daemon = try await DaemonProcess.started(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
         let admin = OTPGateClient(socketPath: daemon.adminSocketPath, timeout: .seconds(60))
         let stacks = Self.stacks(count: 60, seed: 20_261_201)
         var safe = 0
@@ -62,7 +63,7 @@ import Testing
                     }
                 }
             }
-            for _ in 0..<2 { next() }
+            for _ in 0..<4 { next() }
             while let verdict = await group.next() {
                 if verdict == true { safe += 1 }
                 next()
@@ -76,7 +77,7 @@ import Testing
 
     /// Whether doctor called the stack safe (after checking it against libpam). No
     /// module here looks the user up, so `user` need not exist on the system.
-    static func compare(_ text: String, user: String, daemon: TestDaemon, admin: OTPGateClient, directory: String) async throws -> Bool {
+    static func compare(_ text: String, user: String, daemon: DaemonProcess, admin: OTPGateClient, directory: String) async throws -> Bool {
         let token = try await admin.enrol(user: user, kind: .hotp)
         let confdir = directory + "/pam.d"
         try FileManager.default.createDirectory(atPath: confdir, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import Foundation
+import OTPGateTestSupport
 import Testing
 
 /// doctor's findings in --json: a PAM finding carries its file and line as fields, and
@@ -6,7 +7,7 @@ import Testing
 @Suite struct DoctorJSONTests {
     @Test func aPAMFindingNamesItsFileAndLineInJSON() async throws {
         try await PAMBuild.built.value
-        let daemon = try await TestDaemon(owner: DoctorTests.daemonOwner)
+        let daemon = try await DaemonProcess.started(owner: DoctorTests.daemonOwner)
         let confdir = daemon.directory + "/pam.d"
         try FileManager.default.createDirectory(atPath: confdir, withIntermediateDirectories: true)
         try DoctorStack.commonAuth.write(toFile: confdir + "/common-auth", atomically: true, encoding: .utf8)

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import OTPGateTestSupport
 
 /// One row of the stack table: a PAM service file (and for sshd its sshd_config), what
 /// `otpgate admin doctor` must say of it, and what a login with the right password and

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// The stack table (issue 12, item 6; issue 13, item 6): PAM stacks good and bad, each
@@ -85,11 +86,12 @@ import Testing
     @Test func theStackTable() async throws {
         try await PAMBuild.built.value
         mkdir("/run/sshd", 0o755)
-        // One daemon; each row has its own user, token and confdir. Two rows at a
-        // time: most of a row is waiting out pam_unix's fail delay.
+        // One daemon; each row has its own user, token and confdir. Four rows at a
+        // time: a row is mostly short programs (useradd, doctor, chpasswd, the PAM
+        // driver, which sets PAM_FAIL_DELAY so no fail delay is slept) and fsyncs.
         // One recovery code per enrolment: each is a slow KDF hash, and a test of PAM
         // stacks needs none.
-        let daemon = try await TestDaemon(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
+        let daemon = try await DaemonProcess.started(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
         let config = daemon.directory + "/doctor.toml"
         try """
             [paths]
@@ -110,14 +112,14 @@ import Testing
                     }
                 }
             }
-            for _ in 0..<2 { next() }
+            for _ in 0..<4 { next() }
             while await group.next() != nil { next() }
         }
         await daemon.stop()
     }
 
-    static func check(_ row: DoctorStack, daemon: TestDaemon, config: String, directory: String) async throws {
-        let user = try await ThrowawayUser()
+    static func check(_ row: DoctorStack, daemon: DaemonProcess, config: String, directory: String) async throws {
+        let user = try await ThrowawayUser.created()
         defer { user.remove() }
         // Long waits: on a loaded machine an fsync can take seconds.
         let admin = OTPGateClient(socketPath: daemon.adminSocketPath, timeout: .seconds(60))

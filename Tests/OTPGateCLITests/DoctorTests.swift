@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import OTPGateTestSupport
 import Testing
 
 /// `otpgate admin doctor` on a test daemon: it finds the daemon, checks the key and
@@ -12,7 +13,7 @@ import Testing
     }
 
     @Test func doctorReportsTheDaemonAndFailsOnAnOpenKeyFileOrADaemonThatIsDown() async throws {
-        let daemon = try await TestDaemon(owner: Self.daemonOwner)
+        let daemon = try await DaemonProcess.started(owner: Self.daemonOwner)
         let state = daemon.stateDirectory
         let config = daemon.directory + "/doctor.toml"
         try """

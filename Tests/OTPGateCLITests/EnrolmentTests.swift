@@ -1,8 +1,9 @@
-import Glibc
 import Foundation
+import Glibc
 import OTPCore
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// `otpgate enroll` as people use it (through a pseudo-terminal, driven by pexpect) and
@@ -31,7 +32,7 @@ import Testing
     static var recoveryCodePattern: Regex<Substring> { #/[0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5}/# }
 
     @Test func interactiveEnrolmentShowsQRAndKeyConfirmsWithOathtoolAndShowsRecoveryCodesOnce() async throws {
-        let daemon = try await TestDaemon()
+        let daemon = try await DaemonProcess.started()
 
         // LANG=C on a terminal that does not answer the UTF-8 probe (pexpect does not):
         // no block characters; an ASCII drawing in colour if it fits the 60x80 pty, else
@@ -102,7 +103,7 @@ import Testing
     /// The QR code decodes to exactly the otpauth URI: the SVG from --qr-svg, rendered
     /// to PNG (rsvg-convert) and read by a real QR reader (zbarimg).
     @Test func qrCodeDecodesToTheURI() async throws {
-        let daemon = try await TestDaemon()
+        let daemon = try await DaemonProcess.started()
         let svg = daemon.directory + "/qr.svg"
         let png = daemon.directory + "/qr.png"
         let begin = try await Programs.otpgate(["enroll", "--json", "--qr-svg", svg, "--socket", daemon.socketPath])
@@ -117,8 +118,8 @@ import Testing
     }
 
     @Test func scriptableEnrolmentPrintsJSONAndConfirmsWithACodeArgument() async throws {
-        let daemon = try await TestDaemon()
-        let user = try await ThrowawayUser()
+        let daemon = try await DaemonProcess.started()
+        let user = try await ThrowawayUser.created()
         defer { user.remove() }
         let started = unixNow()
 

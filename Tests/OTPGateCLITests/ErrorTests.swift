@@ -1,6 +1,7 @@
 import Foundation
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Every way a command can fail prints one line on stderr, `otpgate: ...`, nothing on
@@ -30,8 +31,8 @@ import Testing
     }
 
     @Test func wrongCodeIsRefusedThenRateLimited() async throws {
-        let daemon = try await TestDaemon(config: "[limiter]\nfree_per_user = 2\nbase_delay = 600\n")
-        let user = try await ThrowawayUser()
+        let daemon = try await DaemonProcess.started(config: "[limiter]\nfree_per_user = 2\nbase_delay = 600\n")
+        let user = try await ThrowawayUser.created()
         defer { user.remove() }
         let token = try await daemon.admin.enrol(user: user.name, name: "phone", kind: .hotp)
 
@@ -55,8 +56,8 @@ import Testing
     }
 
     @Test func forbiddenOperationsAreRefused() async throws {
-        let daemon = try await TestDaemon()
-        let user = try await ThrowawayUser()
+        let daemon = try await DaemonProcess.started()
+        let user = try await ThrowawayUser.created()
         defer { user.remove() }
         _ = try await daemon.admin.enrol(user: "alice", name: "phone", kind: .hotp)
 
@@ -78,7 +79,7 @@ import Testing
     }
 
     @Test func daemonDownIsExitStatus3() async throws {
-        let daemon = try await TestDaemon()
+        let daemon = try await DaemonProcess.started()
         let missing = daemon.directory + "/missing.sock"
         let status = try await Programs.otpgate(["status", "--socket", missing])
         Self.expectFailure(

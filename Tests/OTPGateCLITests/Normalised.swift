@@ -1,5 +1,6 @@
 import Foundation
 import OTPGateProtocol
+import OTPGateTestSupport
 
 /// Output with its times taken out, so that it can be compared exactly.
 struct Normalised {

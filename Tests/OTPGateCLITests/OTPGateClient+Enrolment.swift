@@ -1,6 +1,7 @@
 import OTPCore
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
 
 extension OTPGateClient {
     /// enroll.begin and enroll.confirm with the first code computed from the secret
@@ -9,7 +10,7 @@ extension OTPGateClient {
     func enrol(user: String, name: String = "phone", kind: TokenKind = .hotp) async throws -> EnrolledToken {
         let begun = try await enrollBegin(EnrollBeginRequest(user: user, name: name, kind: kind))
         let secret = try Base32.decode(begun.secret)
-        let first = HOTP.codeString(secret: secret, counter: kind == .hotp ? 0 : EnrolledToken.currentStep)
+        let first = HOTP.codeString(secret: secret, counter: kind == .hotp ? 0 : EnrolledToken.currentStep())
         let done = try await enrollConfirm(user: user, enrollment: begun.enrollment, code: first)
         return EnrolledToken(user: user, name: done.name, kind: kind, secret: secret, recoveryCodes: done.recoveryCodes ?? [])
     }

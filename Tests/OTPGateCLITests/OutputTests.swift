@@ -1,6 +1,7 @@
 import Foundation
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// The built `otpgate` against a real daemon: the exact text of `status`, `admin list`
@@ -18,13 +19,13 @@ import Testing
     /// alice: a HOTP token used once (sshd, from 192.0.2.7) and one wrong code (sudo).
     /// bob: a TOTP token. carol: a HOTP token and two wrong codes, so she waits.
     struct Scene {
-        let daemon: TestDaemon
+        let daemon: DaemonProcess
         let started: Int64
         let alice: EnrolledToken
 
         init() async throws {
             started = unixNow()
-            daemon = try await TestDaemon(config: OutputTests.config)
+            daemon = try await DaemonProcess.started(config: OutputTests.config)
             alice = try await daemon.admin.enrol(user: "alice", name: "phone", kind: .hotp)
             _ = try await daemon.admin.enrol(user: "bob", name: "laptop", kind: .totp)
             let carol = try await daemon.admin.enrol(user: "carol", name: "phone", kind: .hotp)
@@ -43,7 +44,7 @@ import Testing
         /// Runs otpgate as root and expects success with nothing on stderr.
         func otpgate(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
             let run = try await Programs.otpgate(arguments)
-            #expect(run.status == 0 && run.stderr.isEmpty, "\(run)\n\(daemon.log())", sourceLocation: sourceLocation)
+            #expect(run.status == 0 && run.stderr.isEmpty, "\(run)\n\(daemon.allLogs)", sourceLocation: sourceLocation)
             return run.stdout
         }
 

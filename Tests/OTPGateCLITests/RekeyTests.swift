@@ -1,6 +1,7 @@
 import Foundation
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
 import Synchronization
 import Testing
 
@@ -30,11 +31,36 @@ import Testing
         let stop = Atomic(false)
         /// When each rekey ran, in uptime nanoseconds (up to .max while it runs).
         let rekeys = Mutex<[ClosedRange<UInt64>]>([])
+        /// Verifies answered so far, and who waits for a number of them.
+        private let answered = Mutex<(count: Int, waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)])>((0, []))
+
+        /// Counts one answered verify, and wakes whoever waited for this many.
+        func verifyAnswered() {
+            let ready = answered.withLock { state in
+                state.count += 1
+                let (ready, waiting) = (state.waiters.filter { $0.count <= state.count }, state.waiters.filter { $0.count > state.count })
+                state.waiters = waiting
+                return ready
+            }
+            for waiter in ready { waiter.continuation.resume() }
+        }
+
+        /// Returns once `more` verifies have been answered after the call.
+        func untilAnswered(more: Int) async {
+            await withCheckedContinuation { continuation in
+                let now = answered.withLock { state in
+                    if more <= 0 { return true }
+                    state.waiters.append((state.count + more, continuation))
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
     }
 
     @Test func rekeyWhileVerifiesRun() async throws {
         // One recovery code per user keeps the scrypt work of setting up small.
-        let daemon = try await TestDaemon(config: "[policy]\nrecovery_codes = 1\n")
+        let daemon = try await DaemonProcess.started(config: "[policy]\nrecovery_codes = 1\n")
         let oldKey = try await Self.keyID(ofFile: daemon.keyPath)
         var tokens: [EnrolledToken] = []
         for n in 1...6 { tokens.append(try await daemon.admin.enrol(user: "user\(n)", name: "key\(n)", kind: .hotp)) }
@@ -63,13 +89,15 @@ import Testing
                             outcome.overlapping += 1
                         }
                         outcome.nextCounter += 1
+                        shared.verifyAnswered()
                     }
                     return outcome
                 }
             }
 
-            // Let the loops get going, then rekey three times (the last one with --json).
-            try await Task.sleep(for: .milliseconds(200))
+            // Once the loops are going (a verify from each, in all), rekey three times
+            // (the last one with --json).
+            await shared.untilAnswered(more: tokens.count)
             var printed: [String] = []
             for round in 1...3 {
                 let json = round == 3
@@ -78,7 +106,7 @@ import Testing
                 shared.rekeys.withLock { $0.append(began...UInt64.max) }
                 let run = try await Programs.otpgate(["admin", "rekey", "--socket", daemon.adminSocketPath] + (json ? ["--json"] : []))
                 shared.rekeys.withLock { $0[$0.count - 1] = began...DispatchTime.now().uptimeNanoseconds }
-                #expect(run.status == 0 && run.stderr.isEmpty, "\(run)\n\(daemon.log())")
+                #expect(run.status == 0 && run.stderr.isEmpty, "\(run)\n\(daemon.allLogs)")
                 if json {
                     let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
                     #expect(object?["secrets"] as? Int == 6, "\(run)")
@@ -87,7 +115,8 @@ import Testing
                     let line = try #require(run.stdout.wholeMatch(of: #/Re-encrypted 6 secrets under key ([0-9a-f]{8})\. Back up the new key file\.\n/#), "\(run)")
                     printed.append(String(line.output.1))
                 }
-                try await Task.sleep(for: .milliseconds(100))
+                // Verifies between the rekeys, too.
+                await shared.untilAnswered(more: tokens.count)
             }
             shared.stop.store(true, ordering: .relaxed)
             #expect(Set(printed + [oldKey]).count == 4, "each rekey makes a new key: \(oldKey) then \(printed)")
@@ -99,7 +128,7 @@ import Testing
         }
 
         let failures = outcomes.flatMap(\.failures)
-        #expect(failures.isEmpty, "every verify during the rekeys succeeded: \(failures.prefix(5))\n\(daemon.log())")
+        #expect(failures.isEmpty, "every verify during the rekeys succeeded: \(failures.prefix(5))\n\(daemon.allLogs)")
         let accepted = outcomes.map(\.accepted).reduce(0, +)
         #expect(accepted >= 6 * 5, "verifies ran: \(accepted)")
         #expect(outcomes.map(\.overlapping).reduce(0, +) >= 1, "some verifies ran while a rekey did")

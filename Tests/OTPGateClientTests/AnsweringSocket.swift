@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import OTPGateTestSupport
 import Synchronization
 
 /// A Unix socket in a fresh directory that answers every connection with `reply` once
@@ -18,15 +19,7 @@ final class AnsweringSocket: Sendable {
         var template = Array("/tmp/otpgate-client-test-XXXXXX".utf8CString)
         directory = String(cString: mkdtemp(&template)!)
         chmod(directory, 0o755)
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let path = directory + "/d.sock"
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard fd >= 0, bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
+        fd = try UnixAddress.listening(directory + "/d.sock")
         let listener = fd
         Thread { [lines] in
             while true {

@@ -1,3 +1,4 @@
+import OTPGateTestSupport
 import Testing
 
 /// The done-when of the non-blocking client: a process with a 100 ms timer makes 64
@@ -5,7 +6,9 @@ import Testing
 /// Every call ends by its deadline (taken at call entry) and the timer stays on time;
 /// the control, the old client's blocking calls on DispatchQueue.global(), must
 /// visibly stall, so the probe can tell the difference.
-@Suite struct NeverAnsweringDaemonTests {
+// Exclusive: the probe's timer must not be late because four other tests (and their
+// daemons) of this process run beside it on a two-core machine.
+@Suite(.ownThreadsExclusive) struct NeverAnsweringDaemonTests {
     @Test func sixtyFourCallsEndByTheirDeadlineAndTheTimerKeepsTime() async throws {
         let r = try await Probe.run(["stall", "64", "1000"])
         let durations = try #require(r["durations_ms"] as? [Int])

@@ -1,8 +1,9 @@
 import Foundation
 import Glibc
-import Synchronization
 import OTPGateClient
 import OTPGateProtocol
+import OTPGateTestSupport
+import Synchronization
 import Testing
 
 /// The client believes only a daemon whose socket file and process belong to root or
@@ -42,7 +43,7 @@ struct TrustTests {
         chown(dir, Self.nobody, UInt32.max)
         chmod(dir, 0o755)
         let path = dir + "/d.sock"
-        let server = """
+        let script = """
             import socket, sys
             s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
             print("ready", flush=True)
@@ -56,24 +57,12 @@ struct TrustTests {
                     pass
                 c.close()
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups", "--",
-                             "/usr/bin/python3", "-c", server, path, Self.health]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // SIGKILL: the test process hands its ignored SIGTERM on to children.
-        defer {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-        let ready = await withCheckedContinuation { c in
-            Thread { c.resume(returning: out.fileHandleForReading.availableData) }.start()
-        }
-        #expect(String(decoding: ready, as: UTF8.self).hasPrefix("ready"))
+        let server = try PipedChild(
+            "/usr/bin/setpriv",
+            ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups", "--", "/usr/bin/python3", "-c", script, path, Self.health])
+        // Killed at the end (or by PipedChild's deinit on a failure).
+        let ready = try await onThread { server.readLine(timeout: .seconds(30)) }
+        #expect(ready == .line(Array("ready".utf8)))
         chown(path, 0, 0)  // only the process is untrusted now
 
         let client = OTPGateClient(socketPath: path, timeout: .seconds(5))
@@ -84,9 +73,7 @@ struct TrustTests {
         // Control: the same daemon, its uid trusted, answers; and it saw one request only.
         let trusting = OTPGateClient(configuration: .init(socketPath: path, trustedUIDs: .standard(and: Self.nobody)))
         #expect(try await trusting.health().version == "9")
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let log = server.stderrAfterKill()
         let reads = log.split(separator: "\n")
         #expect(reads.count == 2 && reads[0] == "got 0 bytes" && reads[1] != "got 0 bytes", "what the daemon read: \(log)")
     }

@@ -1,11 +1,12 @@
 import Foundation
 import Glibc
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Authorization by peer credentials, with a real second uid: a throwaway system
 /// user, whose requests are made by socat run under setpriv.
-@Suite("otpgated authorization across uids", .enabled(if: geteuid() == 0, "needs root to create a user and switch to it"))
+@Suite("otpgated authorization across uids", .enabled(if: geteuid() == 0, "needs root to create a user and switch to it"), .ownThreads)
 struct AuthorizationTests {
     /// Every refusal its own audit event (the default coalesces them per uid and
     /// minute: AuditFloodTests), so each one can be checked here.

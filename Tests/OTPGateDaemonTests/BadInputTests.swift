@@ -1,11 +1,12 @@
 import Foundation
 import Glibc
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Hostile and broken clients: each gets a clear answer (or is dropped), changes
 /// nothing, and never stops the daemon from serving everyone else.
-@Suite("otpgated bad input")
+@Suite("otpgated bad input", .ownThreads)
 struct BadInputTests {
     static let shortIdle = """
         [server]

@@ -1,10 +1,11 @@
 import Foundation
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Many clients at once: the single writer and the compare-and-set watermark make
 /// exactly one of N uses of a code win, and every failure is counted.
-@Suite("otpgated under concurrency")
+@Suite("otpgated under concurrency", .ownThreads)
 struct ConcurrencyTests {
     static let generous = """
         [limiter]

@@ -1,13 +1,15 @@
+import Dispatch
 import Foundation
 import Glibc
 import GRDB
 import OTPGateProtocol
+import OTPGateTestSupport
 import Synchronization
 import Testing
 
 /// Durability: what the daemon acknowledged survives SIGKILL; SIGTERM is a clean
 /// stop; state (tokens, watermarks, the limiter) persists across restarts.
-@Suite("otpgated crash and restart")
+@Suite("otpgated crash and restart", .ownThreads)
 struct CrashRecoveryTests {
     static let generous = """
         [limiter]
@@ -102,19 +104,33 @@ struct CrashRecoveryTests {
         for round in 0..<5 {
             let daemon = try DaemonProcess()
             let stop = Atomic<Bool>(false)
+            let connected = Atomic<Int>(0)
             let path = daemon.socketPath
+            // Each thread signals once it has connected 20 times, and again when it ends.
+            let connecting = DispatchSemaphore(value: 0)
+            let ended = DispatchSemaphore(value: 0)
             let threads = (0..<4).map { _ in
                 Thread {
+                    var mine = 0
                     while !stop.load(ordering: .relaxed) {
-                        if let c = try? SocketClient(path: path) { _ = try? c.send(Array("{\"v\":1,\"op\":\"health\"}\n".utf8)) }
+                        if let c = try? SocketClient(path: path) {
+                            _ = try? c.send(Array("{\"v\":1,\"op\":\"health\"}\n".utf8))
+                            connected.add(1, ordering: .relaxed)
+                            mine += 1
+                            if mine == 20 { connecting.signal() }
+                        }
                     }
+                    if mine < 20 { connecting.signal() }
+                    ended.signal()
                 }
             }
             threads.forEach { $0.start() }
-            usleep(200_000)
+            // SIGTERM once every thread is connecting in a loop.
+            for _ in threads { _ = connecting.wait(timeout: .now() + 30) }
             let status = daemon.stop()
             stop.store(true, ordering: .relaxed)
-            usleep(50_000)
+            for _ in threads { ended.wait() }
+            #expect(connected.load(ordering: .relaxed) >= 80, "round \(round): clients were connecting")
             #expect(status == 0, "round \(round): \(daemon.diagnostics())")
             #expect(!FileManager.default.fileExists(atPath: daemon.socketPath), "round \(round)")
         }

@@ -1,4 +1,5 @@
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Reply checks that, when they fail, show the reply and the end of the daemon's

@@ -1,9 +1,10 @@
 import Foundation
+import OTPGateTestSupport
 import Testing
 
 /// The real otpgated binary, started on a temporary state directory, asked by a
 /// client that shares no code with it (python3's socket module).
-@Suite("otpgated smoke")
+@Suite("otpgated smoke", .ownThreads)
 struct DaemonSmokeTests {
     @Test func startsAnswersHealthAndStopsCleanly() throws {
         let daemon = try DaemonProcess()

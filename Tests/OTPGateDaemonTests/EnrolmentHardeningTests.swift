@@ -1,12 +1,13 @@
 import Foundation
 import OTPCore
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Issue 13, items 4 and 5: a pending enrolment shows in `status`; one begun without
 /// a code fails once the user has a token; wrong confirmation codes are counted by
 /// the limiter and audited, so blind confirmation is bounded like guessing a login.
-@Suite("otpgated: enrolment confirmation is limited and audited")
+@Suite("otpgated: enrolment confirmation is limited and audited", .ownThreads)
 struct EnrolmentHardeningTests {
     static func begin(_ client: SocketClient, user: String, name: String) throws -> (id: String, secret: [UInt8]) {
         let begin = try client.call("enroll.begin", ["user": user, "kind": "hotp", "name": name])

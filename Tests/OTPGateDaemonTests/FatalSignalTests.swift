@@ -1,12 +1,13 @@
 import Foundation
-import OTPGateProtocol
 import Glibc
+import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Issue 13 item 10: a fatal signal is fatal, and no crash report prints memory. On
 /// main, after `kill -SEGV` the Swift backtracer printed every thread with registers
 /// and the bytes they point to, and the daemon went on running.
-@Suite(.serialized)
+@Suite(.serialized, .ownThreads)
 struct FatalSignalTests {
     @Test(arguments: [SIGSEGV, SIGBUS, SIGILL, SIGABRT])
     func anExternalFatalSignalKillsTheDaemonWithoutAMemoryDump(_ sig: Int32) throws {

@@ -1,11 +1,12 @@
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// A request line whose number made JSONDecoder stop the process (a trap in its
 /// Decimal slow path), so that one line from any local user stopped otpgated before
 /// the protocol's own JSON reader replaced it. Now it gets an answer like any other
 /// line and the daemon serves on.
-@Suite("otpgated numbers the old JSON path trapped on")
+@Suite("otpgated numbers the old JSON path trapped on", .ownThreads)
 struct JSONNumberTrapTests {
     static let number = "0." + String(repeating: "0", count: 150) + "9007199254740993e166"
 

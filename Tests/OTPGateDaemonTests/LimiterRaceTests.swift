@@ -1,12 +1,13 @@
 import Foundation
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Issue 13, item 2, through the real daemon: parallel sessions from one host get
 /// exactly the guesses the policy allows, and the lockout cap of 100 is exact. (The
 /// control, the old check-then-act shape over-admitting under the same race, runs in
 /// OTPGateStoreTests' LimiterReservationTests, where the race can be forced.)
-@Suite("otpgated: no guess beyond the policy under concurrency")
+@Suite("otpgated: no guess beyond the policy under concurrency", .ownThreads)
 struct LimiterRaceTests {
     static func wrongInParallel(_ count: Int, daemon: DaemonProcess, user: String, rhost: String, code: String) -> [String] {
         let socket = daemon.socketPath

@@ -1,10 +1,11 @@
 import Foundation
 import Glibc
+import OTPGateTestSupport
 import Testing
 
 /// The flood tests (back-pressure, connection slots, audit floods), one at a time:
 /// each loads both cores of the machine, and `swift test` runs other suites beside.
-@Suite(.serialized) enum Floods {}
+@Suite(.serialized, .ownThreadsUnqueued) enum Floods {}
 
 /// Hostile or busy local clients, as a python3 process (run as a throwaway user with
 /// setpriv, or as root): many connections from one real uid, driven by one select
@@ -18,8 +19,9 @@ import Testing
 ///   every reply.
 /// - `hold N [DELAY]`: N idle connections; every one the daemon closes (idle timeout,
 ///   eviction) or refuses is opened again after DELAY seconds (0.01: slowloris renewal).
-/// - `flood N LINE`: N connections, each sending the request `LINE` again and again,
-///   as fast as the replies come.
+/// - `flood N LINE [GOAL]`: N connections, each sending the request `LINE` again and
+///   again, as fast as the replies come; with GOAL, a line `{"replies_reached": GOAL}`
+///   once that many replies came (the flood is a real one by then).
 final class LoadClients {
     static let script = #"""
         import json, os, select, socket, sys, time
@@ -70,10 +72,15 @@ final class LoadClients {
             def add():
                 global connects
                 s = connect(); socks[s.fileno()] = s; connects += 1
+            def told_to_stop(wait):
+                # The renewal delay, cut short by the test's line on stdin.
+                r, _, _ = select.select([sys.stdin], [], [], wait)
+                return bool(r)
             for _ in range(n): add()
             out({"connected": len(socks)})
             end = time.monotonic() + seconds
-            while time.monotonic() < end:
+            stop = False
+            while not stop and time.monotonic() < end:
                 r, _, _ = select.select(list(socks.values()) + [sys.stdin], [], [], 0.2)
                 if sys.stdin in r: break
                 for s in r:
@@ -83,12 +90,14 @@ final class LoadClients {
                     if b"unavailable" in data: refused += 1
                     else: closed += 1
                     del socks[s.fileno()]; s.close()
-                    time.sleep(delay)
+                    if told_to_stop(delay):
+                        stop = True; break
                     try: add()
                     except OSError: pass
             out({"connects": connects, "refused": refused, "closed": closed, "open": len(socks)})
         elif mode == "flood":
             n, line = int(args[0]), args[1].encode() + b"\n"
+            goal = int(args[2]) if len(args) > 2 else 0
             socks = [connect() for _ in range(n)]
             for s in socks: s.sendall(line)
             bufs = {s.fileno(): b"" for s in socks}
@@ -106,59 +115,47 @@ final class LoadClients {
                     *lines, bufs[s.fileno()] = bufs[s.fileno()].split(b"\n")
                     for l in lines:
                         reply = json.loads(l); replies += 1
+                        if replies == goal: out({"replies_reached": goal})
                         key = "ok" if reply.get("ok") else reply.get("error", "?")
                         counts[key] = counts.get(key, 0) + 1
                         s.sendall(line)
             out({"replies": replies, "counts": counts, "open": len(socks)})
         """#
 
-    private let process: Process
-    private let input: Pipe
-    private let errors: Pipe
-    private var reader: LineReader
+    private let child: PipedChild
 
     /// Starts the clients as `user` (root when nil) against the socket at `path`.
     init(_ mode: [String], path: String, seconds: Int, as user: ThrowawayUser? = nil) throws {
         let command = ["/usr/bin/python3", "-c", Self.script, mode[0], path, String(seconds)] + mode.dropFirst()
-        process = Process()
         // At nice 10: `swift test` runs other suites beside this one, on a machine with
         // two cores; the floods still outrun what the daemon serves.
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
-        process.arguments = ["-n", "10"] + (user.map { ["/usr/bin/setpriv"] + $0.asUser(command) } ?? command)
-        input = Pipe()
-        let output = Pipe()
-        errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        reader = LineReader(fd: output.fileHandleForReading.fileDescriptor)
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        child = try PipedChild(
+            "/usr/bin/nice", ["-n", "10"] + (user.map { ["/usr/bin/setpriv"] + $0.asUser(command) } ?? command))
     }
 
     /// The next JSON line the clients print.
     func report(timeout: Duration = .seconds(60)) throws -> [String: Any] {
-        guard case .line(let bytes) = reader.readLine(timeout: timeout),
+        guard case .line(let bytes) = child.readLine(timeout: timeout),
             let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
         else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            let text = String(decoding: (try? errors.fileHandleForReading.readToEnd()) ?? Data(), as: UTF8.self)
-            throw FixtureError("load clients printed no report; stderr:\n\(text)")
+            throw FixtureError("load clients printed no report; stderr:\n\(child.stderrAfterKill())")
         }
         return object
+    }
+
+    /// The next JSON line if one comes within `timeout` (zero: only one already there).
+    func nextReport(timeout: Duration) -> [String: Any]? {
+        guard case .line(let bytes) = child.readLine(timeout: timeout) else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
     }
 
     /// Tells the clients to go on (pipeline: read the replies) or stop, and returns
     /// their final report.
     func finish() throws -> [String: Any] {
-        try input.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
-        let last = try report()
-        process.waitUntilExit()
+        try child.send(Array("go\n".utf8))
+        var last = try report()
+        while last["replies_reached"] != nil { last = try report() }  // a flood's marker not read yet
+        child.finish(timeout: .seconds(30))
         return last
     }
 }

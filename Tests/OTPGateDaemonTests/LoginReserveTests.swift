@@ -1,5 +1,6 @@
 import Foundation
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 extension Floods {
@@ -22,7 +23,7 @@ extension Floods {
         @Test func loginsGetThroughSlotsFilledByOtherUsersAndByIdleRootConnections() throws {
             let daemon = try DaemonProcess(config: Self.config)
             let admin = try daemon.connectAdmin()
-            let token = try admin.enroll(user: "root", kind: "hotp")
+            let token = try admin.enroll(user: "root", kind: .hotp)
 
             // Five uids, each trying for 6 connections and renewing every one the daemon
             // closes or refuses 50 ms later: 30 wanted, 24 unprivileged slots.

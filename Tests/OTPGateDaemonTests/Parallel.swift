@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import OTPGateTestSupport
 import Synchronization
 
 /// Runs work on many real threads at once, with a starting gate: each thread does

@@ -1,11 +1,12 @@
 import Foundation
 import OTPCore
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// verify.precheck (grace periods, the enrolment deadline) and verify.candidates
 /// (several splits, one attempt), through the real daemon as root: the PAM path.
-@Suite("otpgated verify.precheck and verify.candidates")
+@Suite("otpgated verify.precheck and verify.candidates", .ownThreads)
 struct PrecheckCandidatesTests {
     func failures(_ daemon: DaemonProcess, _ user: String) throws -> Int64 {
         let users = try daemon.connectAdmin().call("admin.list").array("users") ?? []

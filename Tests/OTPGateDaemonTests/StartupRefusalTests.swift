@@ -1,11 +1,12 @@
 import Foundation
 import Glibc
+import OTPGateTestSupport
 import Testing
 
 /// A daemon that cannot run safely (wrong or missing key, loose modes, a bad config,
 /// a directory in use) refuses to start, at once, with one stderr line that names
 /// the file and the fix, and touches nothing.
-@Suite("otpgated refuses to start")
+@Suite("otpgated refuses to start", .ownThreads)
 struct StartupRefusalTests {
     /// A daemon whose first run created the key and a store with a user in it.
     static func daemonWithStore() throws -> DaemonProcess {

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import OTPGateProtocol
+import OTPGateTestSupport
 import Testing
 
 /// Issue 13, items 1 and 14: a store that should be there and is not (deleted,
@@ -8,7 +9,7 @@ import Testing
 /// empty store in which every user is "not enrolled" (which `nullok` turns into
 /// password-only logins), nor revived codes. Each refusal names the store and the
 /// flag that overrides it; the override is explicit and audited.
-@Suite("otpgated refuses a lost or older store")
+@Suite("otpgated refuses a lost or older store", .ownThreads)
 struct StoreLossTests {
     static func removeStore(_ daemon: DaemonProcess) {
         for suffix in ["", "-wal", "-shm"] { unlink(daemon.storePath + suffix) }
@@ -67,13 +68,8 @@ struct StoreLossTests {
     @Test func aKeyMadeByCreateKeyLetsTheFirstStartCreateTheStore() throws {
         for keepMarker in [true, false] {
             let daemon = try DaemonProcess(start: false)
-            let make = Process()
-            make.executableURL = URL(fileURLWithPath: DaemonProcess.binary)
-            make.arguments = ["--state-dir", daemon.stateDirectory, "--create-key"]
-            make.standardOutput = FileHandle.nullDevice
-            try make.run()
-            make.waitUntilExit()
-            #expect(make.terminationStatus == 0)
+            let make = try Command.run(DaemonProcess.binary, ["--state-dir", daemon.stateDirectory, "--create-key"])
+            #expect(make.status == 0, "\(make)")
             #expect(FileManager.default.fileExists(atPath: daemon.storePath + ".new"))
             if keepMarker {
                 try daemon.start()

@@ -1,28 +1,18 @@
-import Foundation
 import Glibc
+import OTPGateTestSupport
 
 /// A connection made by another uid: `setpriv` runs socat as that user, and socat
 /// relays lines between its stdin/stdout and the socket. The daemon sees the user's
 /// credentials (SO_PEERCRED is taken from the process that connected).
 final class UserClient: LineClient {
-    private let process: Process
-    private let input: Pipe
-    private let errors: Pipe
-    private var reader: LineReader
+    private let child: PipedChild
 
-    init(user: ThrowawayUser, socketPath: String) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        // -t: how long socat waits for the daemon after our side is closed.
-        process.arguments = user.asUser(["/usr/bin/socat", "-t", "5", "-", "UNIX-CONNECT:" + socketPath])
-        input = Pipe()
-        let output = Pipe()
-        errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        reader = LineReader(fd: output.fileHandleForReading.fileDescriptor)
+    /// `closeWait` is socat's -t: how long it waits for the other side once one side
+    /// has ended (for the daemon's last replies after our side is closed, or for our
+    /// side after the daemon closed) before it exits and so closes our end.
+    init(user: ThrowawayUser, socketPath: String, closeWait: String = "5") throws {
+        child = try PipedChild(
+            "/usr/bin/setpriv", user.asUser(["/usr/bin/socat", "-t", closeWait, "-", "UNIX-CONNECT:" + socketPath]))
     }
 
     deinit {
@@ -30,31 +20,22 @@ final class UserClient: LineClient {
     }
 
     func send(_ bytes: [UInt8]) throws {
-        let fd = input.fileHandleForWriting.fileDescriptor
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw FixtureError("socat as another user went away: \(String(cString: strerror(errno)))") }
-            offset += n
+        do {
+            try child.send(bytes)
+        } catch {
+            throw FixtureError("socat as another user went away: \(error)")
         }
     }
 
     func readLine(timeout: Duration) -> LineReader.Outcome {
-        reader.readLine(timeout: timeout)
+        child.readLine(timeout: timeout)
     }
 
-    /// Closes socat's input, waits for it, and returns its exit status and stderr.
+    /// Closes socat's input, waits for it (6 s, past its -t 5), and returns its exit
+    /// status and stderr.
     @discardableResult
     func finish() -> (status: Int32, stderr: String) {
-        try? input.fileHandleForWriting.close()
-        if process.isRunning {
-            let deadline = ContinuousClock.now + .seconds(6)
-            while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
-        let text = String(decoding: (try? errors.fileHandleForReading.readToEnd()) ?? Data(), as: UTF8.self)
-        return (process.terminationStatus, text)
+        let (end, stderr) = child.finish(timeout: .seconds(6))
+        return (end.status, stderr)
     }
 }

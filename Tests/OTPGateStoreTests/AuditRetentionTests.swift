@@ -1,7 +1,9 @@
-import Testing
 @testable import OTPGateStore
+import OTPGateTestSupport
+import Testing
 
 /// Issue 13 item 8: the audit log is bounded by age and by number of events.
+@Suite(.ownThreads)
 struct AuditRetentionTests {
     let now: Int64 = 1_700_000_000
 

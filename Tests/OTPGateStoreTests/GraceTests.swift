@@ -1,9 +1,10 @@
 import OTPCore
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Testing
 
 /// The grace table is kept by the transactions that record outcomes (migration v2).
-@Suite("Grace periods")
+@Suite("Grace periods", .ownThreads)
 struct GraceTests {
     let now: Int64 = 1_700_000_100
 

@@ -2,13 +2,14 @@ import Dispatch
 import Foundation
 import GRDB
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Synchronization
 import Testing
 
 /// The group committer on its own, on a plain table: results go to the right caller,
 /// one write's error rolls back that write only, a failed transaction fails its whole
 /// batch, and what a call returned is on disk.
-@Suite("Group commit")
+@Suite("Group commit", .ownThreads)
 struct GroupCommitTests {
     struct Fixture {
         let dir: TempDir
@@ -190,7 +191,10 @@ struct GroupCommitTests {
             lines += 1
             if lines == 400 { break }
         }
-        child.kill()
+        for line in child.kill() where line.hasPrefix("ack ") {
+            let parts = line.split(separator: " ")
+            acked[Int(parts[1])!] = max(acked[Int(parts[1])!], Int(parts[2])!)
+        }
         let store = try f.reopen()
         let counts = Dictionary(uniqueKeysWithValues: try store.listUsers(now: 0).map { ($0.user, $0.failures) })
         for t in 0..<threads {

@@ -2,11 +2,12 @@ import Dispatch
 import Foundation
 import OTPCore
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Synchronization
 import Testing
 
 /// Imported tokens, scratch codes and resync in the store.
-@Suite("Import and resync")
+@Suite("Import and resync", .ownThreads)
 struct ImportTests {
     let now: Int64 = 1_700_000_000
 

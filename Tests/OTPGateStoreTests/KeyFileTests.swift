@@ -1,9 +1,10 @@
 import Foundation
 @testable import OTPGateStore
 @testable import OTPGateStoreContract
+import OTPGateTestSupport
 import Testing
 
-@Suite("Master key file")
+@Suite("Master key file", .ownThreads)
 struct KeyFileTests {
     func expectRefusal(_ path: String, code: StoreError.Code, _ parts: [String]) {
         do {

@@ -1,7 +1,8 @@
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Testing
 
-@Suite("AES-GCM keyring")
+@Suite("AES-GCM keyring", .ownThreads)
 struct KeyringTests {
     let secret: [UInt8] = Array("12345678901234567890".utf8)
     let alice = SecretBinding(table: "tokens", row: "aaaaaaaaaaaaaaaa", user: "alice", column: "secret")

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import OTPCore
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Synchronization
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
 /// evaluated than the policy allows, and the lockout cap is exact. Each test also
 /// runs the old shape (read the state, evaluate, then count) on the same store and
 /// shows that it over-admits, so a pass means something.
-@Suite("Limiter reservations")
+@Suite("Limiter reservations", .ownThreads)
 struct LimiterReservationTests {
     let now: Int64 = 1_700_000_000
 
@@ -139,7 +140,7 @@ struct LimiterReservationTests {
 /// Issue 13, item 12: waits run on the monotonic clock. The wall-clock times are the
 /// issue's: a step back of one day must not turn a 2 s wait into 86,402 s, and a step
 /// forward must not end it.
-@Suite("Limiter waits and the wall clock")
+@Suite("Limiter waits and the wall clock", .ownThreads)
 struct LimiterClockTests {
     let now: Int64 = 1_700_000_000
 

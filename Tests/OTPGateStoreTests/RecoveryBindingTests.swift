@@ -3,11 +3,12 @@ import GRDB
 import OTPCore
 @testable import OTPGateStore
 @testable import OTPGateStoreContract
+import OTPGateTestSupport
 import Testing
 
 /// Issue 13, items 9 and 11: recovery-code hashes are bound to their user, and a
 /// recovery-shaped guess costs the same KDF work whoever it is for.
-@Suite("Recovery codes bound to their user")
+@Suite("Recovery codes bound to their user", .ownThreads)
 struct RecoveryBindingTests {
     let now: Int64 = 1_700_000_000
 
@@ -90,7 +91,7 @@ struct RecoveryBindingTests {
 
 /// Issue 13, item 4: an enrolment begun without a code cannot add a second token
 /// once the user has one.
-@Suite("Enrolments begun without a code")
+@Suite("Enrolments begun without a code", .ownThreads)
 struct CodelessEnrolmentTests {
     let now: Int64 = 1_700_000_000
 

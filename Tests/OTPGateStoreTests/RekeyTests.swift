@@ -1,9 +1,10 @@
 import Foundation
 import OTPCore
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Testing
 
-@Suite("Rekey")
+@Suite("Rekey", .ownThreads)
 struct RekeyTests {
     let now: Int64 = 1_700_000_000
 

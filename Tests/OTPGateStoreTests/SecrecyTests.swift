@@ -2,11 +2,12 @@ import Foundation
 import GRDB
 import OTPCore
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Synchronization
 import Testing
 
 /// Nothing secret may reach an error description or a log line.
-@Suite("No secret in errors or logs")
+@Suite("No secret in errors or logs", .ownThreads)
 struct SecrecyTests {
     let now: Int64 = 1_700_000_000
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OTPCore
 @testable import OTPGateStore
+import OTPGateTestSupport
 import Synchronization
 
 /// A fresh temporary directory (mode 0700), removed by `cleanup()`.
@@ -101,64 +102,52 @@ extension RecoveryCodeHasher {
     static let fast = RecoveryCodeHasher(n: 1 << 4, r: 8, p: 1)
 }
 
-/// The path of a sibling executable built with the tests.
-func builtExecutable(_ name: String) -> String {
-    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent(name).path
-}
-
-/// Runs the store harness and returns its standard output.
+/// Runs the store harness to its end and returns its standard output.
 @discardableResult
 func runHarness(_ arguments: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: builtExecutable("otpgate-store-harness"))
-    p.arguments = arguments
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    let run = try Command.run(Programs.path("otpgate-store-harness"), arguments)
+    guard run.status == 0 else { throw FixtureError("otpgate-store-harness \(arguments): \(run)") }
+    return run.stdout
 }
 
-/// A child process whose standard output is read line by line while it runs.
-final class Child {
-    let process = Process()
-    private let out = Pipe()
-    private var buffer = Data()
+/// The store harness running beside a test: its output read line by line while it
+/// runs, its stdin the starting gate of the racing modes.
+final class Harness {
+    private let child: PipedChild
 
-    init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = out
-        try process.run()
+    init(_ arguments: [String]) throws {
+        child = try PipedChild(Programs.path("otpgate-store-harness"), arguments)
     }
 
-    /// The next line, or nil at end of output.
+    /// The next line, or nil at the end of its output (or after a minute of silence).
     func readLine() -> String? {
-        while true {
-            if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                buffer = Data(buffer[(nl + 1)...])
-                return line
-            }
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { return nil }
-            buffer.append(chunk)
-        }
+        if case .line(let bytes) = child.readLine(timeout: .seconds(60)) { return String(decoding: bytes, as: UTF8.self) }
+        return nil
     }
 
-    func kill() {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+    /// Opens the gate of `accept` and `fail` (which wait for a line on stdin).
+    func go() throws {
+        try child.send(Array("go\n".utf8))
     }
 
+    /// SIGKILL; returns the lines it had written that were not read yet (every one of
+    /// them was acknowledged before the kill).
+    @discardableResult
+    func kill() -> [String] {
+        child.process.killAndWait()
+        var rest: [String] = []
+        while let line = readLine() { rest.append(line) }
+        return rest
+    }
+
+    /// Its exit status (once it has ended by itself).
     func wait() -> Int32 {
-        process.waitUntilExit()
-        return process.terminationStatus
+        let (end, stderr) = child.finish(timeout: .seconds(60))
+        if !stderr.isEmpty { print("otpgate-store-harness stderr: \(stderr)") }
+        return end.signalled ? -1 : end.status
     }
 }
 
-func harness(_ arguments: [String]) throws -> Child {
-    try Child(builtExecutable("otpgate-store-harness"), arguments)
+func harness(_ arguments: [String]) throws -> Harness {
+    try Harness(arguments)
 }

@@ -2,8 +2,8 @@
 // file as the test and performs one kind of operation, printing "ack ..." (flushed)
 // only after each operation returned, i.e. after its transaction committed.
 //
-//   otpgate-store-harness accept DB KEY USER TOKEN COUNTER BARRIER
-//   otpgate-store-harness fail DB KEY USER COUNT BARRIER
+//   otpgate-store-harness accept DB KEY USER TOKEN COUNTER   (prints "ready", waits for a line on stdin)
+//   otpgate-store-harness fail DB KEY USER COUNT              (prints "ready", waits for a line on stdin)
 //   otpgate-store-harness fail-forever DB KEY USER
 //   otpgate-store-harness fail-threads DB KEY USER THREADS   (each thread: one user USER-n, forever)
 //   otpgate-store-harness enroll-forever DB KEY USER
@@ -35,21 +35,23 @@ func open() throws -> OTPStore {
         now: now)
 }
 
-/// Waits until the test creates the barrier file, so that all children start together.
-func waitFor(_ barrier: String) {
-    while !FileManager.default.fileExists(atPath: barrier) { usleep(1000) }
+/// Says the store is open and waits for the test's "go" on stdin, so that all
+/// children start together.
+func waitForGo() {
+    say("ready")
+    _ = readLine()
 }
 
 do {
     switch command {
     case "accept":
         let store = try open()
-        waitFor(args[7])
+        waitForGo()
         let result = try store.acceptCode(user: args[4], tokenID: args[5], counter: UInt64(args[6])!, drift: 0, now: now)
         say(result == .accepted ? "accepted" : result == .replayed ? "replayed" : "limited")
     case "fail":
         let store = try open()
-        waitFor(args[6])
+        waitForGo()
         for i in 0..<Int(args[5])! {
             _ = try store.recordFailure(user: args[4], rhost: "h\(i % 3)", now: now)
             say("ack \(i)")

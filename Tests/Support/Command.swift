@@ -1,35 +1,28 @@
-import Dispatch
 import Foundation
 import Glibc
 import Synchronization
 
-/// A program run to completion, with what it printed. The blocking work runs on a
-/// thread of its own (`onThread`), so other tests' clients (and the rekey test's verify
-/// loops) keep running meanwhile. A program that hangs is killed after a timeout and
-/// fails its test instead of hanging the run.
-struct Command: Sendable, CustomStringConvertible {
-    let status: Int32
-    let stdout: String
-    let stderr: String
+/// A program run to completion, with what it printed. A program that hangs is killed
+/// after a timeout and fails its test instead of hanging the run. From async tests the
+/// blocking work runs on a thread of its own (`onThread`), so other tests keep running.
+package struct Command: Sendable, CustomStringConvertible {
+    package let status: Int32
+    package let stdout: String
+    package let stderr: String
 
-    var description: String { "exit \(status)\n--- stdout:\n\(stdout)--- stderr:\n\(stderr)" }
+    package var description: String { "exit \(status)\n--- stdout:\n\(stdout)--- stderr:\n\(stderr)" }
 
     /// stderr's lines (without the final newline).
-    var stderrLines: [Substring] { stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast() }
+    package var stderrLines: [Substring] { stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast() }
 
     /// Runs `executable` with `arguments`; `stdin` is written to its standard input
     /// (otherwise /dev/null). Throws if it cannot start or is killed by a signal.
-    static func run(
+    @discardableResult
+    package static func run(
         _ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil,
-        timeout: Duration = .seconds(30)
-    ) async throws -> Command {
-        signal(SIGPIPE, SIG_IGN)  // a program that exits before reading its input must not take us along
-        return try await onThread { try runBlocking(executable, arguments, stdin: stdin, environment: environment, timeout: timeout) }
-    }
-
-    private static func runBlocking(
-        _ executable: String, _ arguments: [String], stdin: String?, environment: [String: String]?, timeout: Duration
+        timeout: Duration = .seconds(60)
     ) throws -> Command {
+        signal(SIGPIPE, SIG_IGN)  // a program that exits before reading its input must not take us along
         let input = try stdin.map { _ in try Descriptors.pipe() }
         let null = try Descriptors.open("/dev/null", O_RDONLY)
         let out = try Descriptors.pipe()
@@ -58,28 +51,44 @@ struct Command: Sendable, CustomStringConvertible {
         let result = Command(
             status: end.status, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
         if end.signalled {
-            throw FixtureError("\(executable) \(arguments.joined(separator: " ")) was killed by signal \(end.status) (timeout \(timeout)?)\n\(result)")
+            throw FixtureError(
+                "\(executable) \(arguments.joined(separator: " ")) was killed by signal \(end.status) (timeout \(timeout)?)\n\(result)")
         }
         return result
     }
 
+    /// `run` from an async test, on a thread of its own.
+    @discardableResult
+    package static func run(
+        _ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil,
+        timeout: Duration = .seconds(60)
+    ) async throws -> Command {
+        try await onThread { try run(executable, arguments, stdin: stdin, environment: environment, timeout: timeout) }
+    }
+
     /// Like `run`, but throws unless the program exits 0.
     @discardableResult
-    static func check(_ executable: String, _ arguments: [String], stdin: String? = nil) async throws -> Command {
-        let result = try await run(executable, arguments, stdin: stdin)
+    package static func check(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> Command {
+        let result = try run(executable, arguments, stdin: stdin)
         guard result.status == 0 else {
             throw FixtureError("\(executable) \(arguments.joined(separator: " ")) failed: \(result)")
         }
         return result
     }
+
+    @discardableResult
+    package static func check(_ executable: String, _ arguments: [String], stdin: String? = nil) async throws -> Command {
+        try await onThread { try check(executable, arguments, stdin: stdin) }
+    }
 }
 
-/// Reads a descriptor to its end on a thread of its own.
-private final class Reader: Sendable {
+/// Reads a descriptor to its end on a thread of its own (so that a pipe a child writes
+/// to never fills up while the test waits for something else).
+package final class Reader: Sendable {
     private let data = Mutex<[UInt8]>([])
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ fd: Int32) {
+    package init(_ fd: Int32) {
         Thread { [self] in
             let bytes = Descriptors.readAll(fd)
             data.withLock { $0 = bytes }
@@ -87,13 +96,15 @@ private final class Reader: Sendable {
         }.start()
     }
 
-    func wait() -> [UInt8] {
+    /// Everything it read (waits for the end of file; may be called again).
+    package func wait() -> [UInt8] {
         done.wait()
+        done.signal()
         return data.withLock { $0 }
     }
 }
 
-/// Kills a child with SIGKILL unless cancelled within `after`.
+/// Kills a child with SIGKILL unless it ends or is cancelled within `after`.
 private final class Watchdog: Sendable {
     private let done = DispatchSemaphore(value: 0)
 

@@ -1,10 +1,10 @@
 import Foundation
-import OTPGateProtocol
+package import OTPGateProtocol
 
 extension LineClient {
     /// One request line: `{"v":1,"op":…,"id":…, …fields}` plus "\n", encoded by
     /// Foundation's JSONSerialization, independently of the daemon's own encoder.
-    static func requestLine(_ op: String, _ fields: [String: Any] = [:], id: String? = nil) -> [UInt8] {
+    package static func requestLine(_ op: String, _ fields: [String: Any] = [:], id: String? = nil) -> [UInt8] {
         var object = fields
         object["op"] = op
         if object["v"] == nil { object["v"] = 1 }
@@ -14,17 +14,19 @@ extension LineClient {
         return Array(data) + [UInt8(ascii: "\n")]
     }
 
-    func send(line: String) throws {
+    package func send(line: String) throws {
         try send(Array((line + "\n").utf8))
     }
 
-    func send(_ op: String, _ fields: [String: Any] = [:], id: String? = nil) throws {
+    package func send(_ op: String, _ fields: [String: Any] = [:], id: String? = nil) throws {
         try send(Self.requestLine(op, fields, id: id))
     }
 
     /// The next reply line, parsed by `Reply.parse(line:)` (so a malformed reply fails
-    /// the test too). Throws when the connection closes or nothing comes in time.
-    func readReply(timeout: Duration = .seconds(10)) throws -> Reply {
+    /// the test too). Throws when the connection closes or nothing comes in time. The
+    /// default timeout only bounds a daemon that hangs: 30 s, since under load (ten
+    /// scrypt hashes of a first enrolment beside other suites) 10 s was seen to pass.
+    package func readReply(timeout: Duration = .seconds(30)) throws -> Reply {
         switch readLine(timeout: timeout) {
         case .line(let bytes):
             do {
@@ -40,20 +42,22 @@ extension LineClient {
     }
 
     /// One request and its reply.
-    func call(_ op: String, _ fields: [String: Any] = [:], id: String? = nil, timeout: Duration = .seconds(10)) throws -> Reply {
+    package func call(_ op: String, _ fields: [String: Any] = [:], id: String? = nil, timeout: Duration = .seconds(30)) throws
+        -> Reply
+    {
         try send(op, fields, id: id)
         return try readReply(timeout: timeout)
     }
 
     /// A raw line (without "\n") and its reply.
-    func call(line: String, timeout: Duration = .seconds(10)) throws -> Reply {
+    package func call(line: String, timeout: Duration = .seconds(30)) throws -> Reply {
         try send(line: line)
         return try readReply(timeout: timeout)
     }
 
     /// Whether the daemon closes the connection within `timeout` without sending
     /// anything more.
-    func closesWithoutReply(within timeout: Duration) -> Bool {
+    package func closesWithoutReply(within timeout: Duration) -> Bool {
         readLine(timeout: timeout) == .closed
     }
 }

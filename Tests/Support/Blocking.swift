@@ -5,7 +5,7 @@ import Foundation
 /// queues are used: other test targets in the same `swift test` process block those few
 /// threads (one per CPU) for seconds at a time, and a deadline measured across such a
 /// wait would expire while nothing was even tried.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+package func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }

@@ -3,8 +3,8 @@ import Glibc
 /// Reads newline-terminated lines from a descriptor (a socket or a pipe), waiting at
 /// most a given time for each, so that a daemon that hangs fails a test instead of
 /// hanging it.
-struct LineReader {
-    enum Outcome: Equatable {
+package struct LineReader: Sendable {
+    package enum Outcome: Equatable, Sendable {
         /// One line, without its "\n".
         case line([UInt8])
         /// End of stream (or a reset) before a complete line.
@@ -12,14 +12,14 @@ struct LineReader {
         case timedOut
     }
 
-    let fd: Int32
+    package let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(fd: Int32) {
+    package init(fd: Int32) {
         self.fd = fd
     }
 
-    mutating func readLine(timeout: Duration) -> Outcome {
+    package mutating func readLine(timeout: Duration) -> Outcome {
         let deadline = ContinuousClock.now + timeout
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -30,15 +30,7 @@ struct LineReader {
             }
             // Polled at least once, so a zero timeout still sees a close or data
             // that has already arrived.
-            let left = max(deadline - ContinuousClock.now, .zero)
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&pfd, 1, Int32(clamping: Self.milliseconds(left)))
-            if ready < 0 && errno == EINTR { continue }
-            if ready < 0 { return .closed }
-            if ready == 0 {
-                if ContinuousClock.now >= deadline { return .timedOut }
-                continue
-            }
+            guard Descriptors.poll([fd], until: deadline) != nil else { return .timedOut }
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
                 buffer.append(contentsOf: chunk[0..<n])
@@ -48,11 +40,5 @@ struct LineReader {
                 return .closed  // 0: end of stream; ECONNRESET and the like: gone too
             }
         }
-    }
-
-    /// Rounded up, so that a poll never returns early and spins.
-    static func milliseconds(_ d: Duration) -> Int64 {
-        let (seconds, attoseconds) = d.components
-        return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
     }
 }

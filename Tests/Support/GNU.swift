@@ -14,6 +14,10 @@ enum GNU {
         "posix_spawn_file_actions_addclosefrom_np",
         as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
 
+    /// pidfd_open(2) (glibc 2.36): a descriptor that polls readable once the process
+    /// has ended, so a wait with a deadline needs no polling loop.
+    static let pidfdOpen = function("pidfd_open", as: (@convention(c) (pid_t, UInt32) -> Int32).self)
+
     private static func function<F>(_ name: String, as type: F.Type) -> F {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { fatalError("glibc has no \(name)") }
         return unsafeBitCast(symbol, to: type)

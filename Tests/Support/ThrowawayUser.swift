@@ -1,15 +1,17 @@
 import Foundation
 import Glibc
+import Synchronization
 
-/// A system user created for one test (`otpgate-test-xxxx`, no home, no shell) and
-/// deleted again, so authorization can be tested with a real uid other than root.
-final class ThrowawayUser {
-    let name: String
-    let uid: UInt32
-    let gid: UInt32
-    private var removed = false
+/// A system user created for one test (`otpgate-test-xxxxxx`, no home, no shell) and
+/// deleted again, so that authorization and the CLI are tested with a real uid other
+/// than root.
+package final class ThrowawayUser: Sendable {
+    package let name: String
+    package let uid: UInt32
+    package let gid: UInt32
+    private let removed = Mutex(false)
 
-    init() throws {
+    package init() throws {
         let suffix = String((0..<6).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
         name = "otpgate-test-" + suffix
         try Command.check("/usr/sbin/useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
@@ -21,22 +23,26 @@ final class ThrowawayUser {
         gid = pw.pointee.pw_gid
     }
 
+    /// `init` from an async test, on a thread of its own.
+    package static func created() async throws -> ThrowawayUser {
+        try await onThread { try ThrowawayUser() }
+    }
+
     deinit { remove() }
 
-    /// userdel (also drops the user's own group).
-    func remove() {
-        guard !removed else { return }
-        removed = true
+    /// userdel (which also drops the user's own group). Synchronous, so deinit can use it.
+    package func remove() {
+        guard removed.withLock({ done in defer { done = true }; return !done }) else { return }
         _ = try? Command.run("/usr/sbin/userdel", [name])
     }
 
-    /// The argument vector that runs `command` as this user, with no supplementary groups.
-    func asUser(_ command: [String]) -> [String] {
+    /// setpriv's arguments that run `command` as this user, with no supplementary groups.
+    package func asUser(_ command: [String]) -> [String] {
         ["--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--"] + command
     }
 
     /// errno of connect(2) to `path` as this user (0 when it connects), probed with python3.
-    func connectErrno(_ path: String) throws -> Int32 {
+    package func connectErrno(_ path: String) throws -> Int32 {
         let probe = """
             import socket, sys
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
