@@ -104,7 +104,16 @@ extension PostgresStore {
         return out
     }
 
-    /// What `health` and `doctor` say about the database: whether writes are allowed
-    /// and why (synchronous_commit, synchronous_standby_names, pg_is_in_recovery).
-    public var writeStatus: PostgresWriteStatus { pool.writeStatus }
+    /// One read through the pool (a new connection checks the write settings), then
+    /// whether writes are allowed and why (synchronous_commit,
+    /// synchronous_standby_names, pg_is_in_recovery).
+    public func checkHealth() -> StoreHealth {
+        do {
+            _ = try run("health", [])
+        } catch {
+            return StoreHealth(.unavailable, detail: error.message)
+        }
+        let status = pool.writeStatus
+        return StoreHealth(status.writesAllowed ? .ok : .writesRefused, detail: status.reason)
+    }
 }

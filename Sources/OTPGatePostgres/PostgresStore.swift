@@ -58,7 +58,14 @@ public final class PostgresStore: StoreContract {
                 throw StoreError(.keyMismatch, "another node wrote the database's key check first, with key \(winner), not \(key.id) from \(keySource)")
             }
         }
-        _ = try Self.run(pool, "node_report_keys", [.text(PostgresStoreStatements.textArray([key.id.description]))])
+        do {
+            _ = try pool.run("node_report_keys", binds: [.text(PostgresStoreStatements.textArray([key.id.description]))])
+        } catch where error.code == .writesRefused {
+            // The node starts and serves nothing that writes; health and doctor say why.
+            logger.warning("the shared store refuses writes: every verify is answered unavailable", metadata: ["postgres.reason": "\(error.message)"])
+        } catch {
+            throw Self.storeError(error, pool: pool)
+        }
         let policy = try Self.one(try Self.run(pool, "limiter_policy_read", []), "limiter_policy_read")
         limiterPolicy = LimiterPolicy(
             freePerHost: Int(try Self.decode(policy, 0) as Int32), freePerUser: Int(try Self.decode(policy, 1) as Int32),

@@ -5,17 +5,12 @@ import Synchronization
 
 extension RequestHandler {
     func health(id: String?, now: Int64) -> Reply {
-        let storeState: String
-        do {
-            _ = try store.recoveryCodesRemaining(user: "")
-            storeState = "ok"
-        } catch {
-            storeState = "unavailable"
-        }
+        let state = store.checkHealth()
         return .success(
             id: id,
             result: HealthResult(
-                version: Self.version, uptime: Int(now - startedAt), clockSynced: clock.isSynchronized, store: storeState))
+                version: Self.version, uptime: Int(now - startedAt), clockSynced: clock.isSynchronized, store: state.state.rawValue,
+                storeDetail: state.detail))
     }
 
     func adminList(id: String?, now: Int64) throws -> Reply {

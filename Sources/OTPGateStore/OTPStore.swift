@@ -206,4 +206,14 @@ public final class OTPStore: Sendable {
 
 extension OTPStore: StoreContract {
     public var location: String { path }
+
+    /// One read of the file: it opens and answers.
+    public func checkHealth() -> StoreHealth {
+        do {
+            _ = try recoveryCodesRemaining(user: "")
+            return StoreHealth(.ok)
+        } catch {
+            return StoreHealth(.unavailable, detail: error.message)
+        }
+    }
 }

@@ -194,6 +194,13 @@ public final class SplitStore: StoreContract {
         try shared.rekey(to: newKey, now: now) + local.rekey(to: newKey, now: now)
     }
 
+    /// The shared store's state, unless the local one (the break-glass users') fails.
+    public func checkHealth() -> StoreHealth {
+        let here = local.checkHealth()
+        guard here.state == .ok else { return StoreHealth(here.state, detail: "the local store: " + (here.detail ?? here.state.rawValue)) }
+        return shared.checkHealth()
+    }
+
     public func sealedSecretsByKey() throws(StoreError) -> [String: Int] {
         try shared.sealedSecretsByKey().merging(local.sealedSecretsByKey(), uniquingKeysWith: +)
     }

@@ -94,6 +94,30 @@ public protocol StoreContract: AnyObject, Sendable {
     func rekey(to newKey: MasterKey, now: Int64) throws(StoreError) -> Int
     /// Sealed secrets per key id (the rekey check: none left under the old key).
     func sealedSecretsByKey() throws(StoreError) -> [String: Int]
+
+    /// Whether the store answers and takes writes, for `health` and `doctor`.
+    func checkHealth() -> StoreHealth
+}
+
+/// What `health` says about a store.
+public struct StoreHealth: Sendable, Hashable {
+    public enum State: String, Sendable {
+        case ok
+        /// It does not answer.
+        case unavailable
+        /// It answers, but writes are refused (a standby, or acknowledged commits could
+        /// be lost on failover): every verify is answered `unavailable`.
+        case writesRefused = "writes_refused"
+    }
+
+    public let state: State
+    /// One line: why, with what was seen; nil when there is nothing to add.
+    public let detail: String?
+
+    public init(_ state: State, detail: String? = nil) {
+        self.state = state
+        self.detail = detail
+    }
 }
 
 /// A pending enrolment expires after its ttl; its row stays this long after that, so

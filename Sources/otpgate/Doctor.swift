@@ -47,8 +47,13 @@ extension Admin {
             do {
                 let health = try await client.health()
                 findings.append(DoctorFinding(.ok, "otpgated \(health.version) answers on \(socket), up \(health.uptime) s"))
-                findings.append(health.store == "ok" ? DoctorFinding(.ok, "store: ok")
-                    : DoctorFinding(.fail, "store: \(health.store)", fix: "see the daemon's log (journalctl -u otpgated)"))
+                let detail = health.storeDetail.map { " (\($0))" } ?? ""
+                findings.append(health.store == "ok" ? DoctorFinding(.ok, "store: ok\(detail)")
+                    : DoctorFinding(
+                        .fail, "store: \(health.store)\(detail)",
+                        fix: health.store == "writes_refused"
+                            ? "give the database a synchronous standby (Patroni synchronous_mode), or set store.postgres.single_node = true if it has none (docs/OPERATIONS.md)"
+                            : "see the daemon's log (journalctl -u otpgated)"))
                 findings.append(health.clockSynced ? DoctorFinding(.ok, "clock is NTP-synchronised")
                     : DoctorFinding(.warn, "clock is not NTP-synchronised",
                                     fix: "enable time sync (systemctl enable --now systemd-timesyncd); TOTP fails once the clock drifts"))

@@ -54,7 +54,7 @@ def hotp(secret, c):
 
 
 class Daemon:
-    def __init__(self, pg, role, work, key=None):
+    def __init__(self, pg, role, work, key=None, single_node=True):
         self.role = role
         self.dir = os.path.join(work, role)
         os.mkdir(self.dir, 0o755)
@@ -74,7 +74,7 @@ port = {pg.port}
 database = "otpgate"
 user = "{role}"
 tls = "disable"
-single_node = true
+single_node = {"true" if single_node else "false"}
 deadline = {DEADLINE_MS}
 pool_size = 4
 """)
@@ -153,8 +153,11 @@ def main():
         daemons = [first] + [Daemon(pg, role, work, key) for role in ["node_b", "node_c"]]
         wrong_key(pg, work)
         a, b, c = daemons
-        check(all(call(d.socket, {"v": 1, "op": "health"}).get("ok") for d in daemons), "three tier daemons answer health")
+        healths = [call(d.socket, {"v": 1, "op": "health"}) for d in daemons]
+        check(all(h.get("store") == "ok" and "single node" in h.get("store_detail", "") for h in healths),
+              f"three tier daemons say in health that the store takes writes, and why: {[h.get('store_detail') for h in healths]}")
 
+        writes_refused(pg, work, key)
         replays(pg, daemons)
         lockout(pg, daemons)
         break_glass(pg, daemons)
@@ -168,6 +171,28 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     print(f"test_tier: {'FAILED ' + str(len(failures)) if failures else 'all checks passed'}")
     sys.exit(1 if failures else 0)
+
+
+def writes_refused(pg, work, key):
+    """A node not declared single against a database without a synchronous standby
+    refuses writes (an acknowledged code could be lost on failover): health says so,
+    and a verify is unavailable, never ok. The three single-node daemons, on the same
+    database, are the control: they take writes."""
+    os.mkdir(work + "/strict", 0o755)
+    d = Daemon(pg, "node_c", work + "/strict", key, single_node=False)
+    try:
+        h = call(d.socket, {"v": 1, "op": "health"})
+        check(h.get("store") == "writes_refused" and "synchronous" in h.get("store_detail", ""),
+              f"without a synchronous standby a node not declared single says writes_refused: {h.get('store')} ({h.get('store_detail')})")
+        secret = enrol_hotp_expect_refused(d, "dora")
+        check(secret, "and refuses an enrolment (unavailable), so nothing is acknowledged")
+    finally:
+        d.stop()
+
+
+def enrol_hotp_expect_refused(daemon, user):
+    b = call(daemon.admin, {"v": 1, "op": "enroll.begin", "user": user, "kind": "hotp"})
+    return b.get("ok") is False and b.get("error") == "unavailable"
 
 
 def wrong_key(pg, work):
