@@ -188,27 +188,13 @@ extension PostgresStore {
             guard state == .open else { return .rateLimited(state) }
         }
         guard let normalized else { return .noMatch }
-        let rows = try run("unused_codes", [.text(user), .text(kind)])
-        guard !rows.isEmpty else {
-            if equalise { _ = try recoveryHasher.hash(normalized: normalized, salt: RecoveryCodeHasher.equalisingSalt, user: user) }
-            return .noMatch
+        let codes = try run("unused_codes", [.text(user), .text(kind)]).map { row throws(StoreError) in
+            StoredCode(
+                id: try Self.decode(row, 0), kdf: try Self.decode(row, 1),
+                salt: Array((try Self.decode(row, 2) as ByteBuffer).readableBytesView),
+                hash: Array((try Self.decode(row, 3) as ByteBuffer).readableBytesView))
         }
-        var hashes: [String: [UInt8]] = [:]
-        var match: Int64?
-        for row in rows {
-            let id: Int64 = try Self.decode(row, 0)
-            let kdf: String = try Self.decode(row, 1)
-            let salt = Array((try Self.decode(row, 2) as ByteBuffer).readableBytesView)
-            let stored = Array((try Self.decode(row, 3) as ByteBuffer).readableBytesView)
-            let key = kdf + "/" + salt.map { String($0) }.joined(separator: ".")
-            if hashes[key] == nil {
-                guard let hasher = RecoveryCodeHasher(descriptor: kdf) else {
-                    throw StoreError(.database, "\(kind) code \(id) of \(user) names an unknown kdf")
-                }
-                hashes[key] = try hasher.hash(normalized: normalized, salt: salt, user: user)
-            }
-            if ConstantTime.equal(hashes[key]!, stored) { match = id }
-        }
+        let match = try recoveryHasher.match(normalized, among: codes, user: user, equalise: equalise, what: "\(kind) code")
         guard let id = match else { return .noMatch }
         let row = try Self.one(
             try run("consume_code", [

@@ -35,29 +35,10 @@ extension OTPStore {
         }
         guard state == .open else { return .rateLimited(state) }
         guard let normalized else { return .noMatch }
-        guard !rows.isEmpty else {
-            if equalise { _ = try recoveryHasher.hash(normalized: normalized, salt: RecoveryCodeHasher.equalisingSalt, user: user) }
-            return .noMatch
+        let codes = rows.map { row in
+            StoredCode(id: row["id"], kdf: row["kdf"], salt: Array(row["salt"] as Data), hash: Array(row["hash"] as Data))
         }
-
-        // One hash per (kdf, salt) group: normally one per user.
-        var hashes: [String: [UInt8]] = [:]
-        var match: Int64?
-        for row in rows {
-            let id: Int64 = row["id"]
-            let kdf: String = row["kdf"]
-            let salt: Data = row["salt"]
-            let stored: Data = row["hash"]
-            let key = kdf + "/" + salt.base64EncodedString()
-            if hashes[key] == nil {
-                guard let hasher = RecoveryCodeHasher(descriptor: kdf) else {
-                    throw StoreError(.database, "\(table.rawValue) row \(id) of \(user) names an unknown kdf")
-                }
-                hashes[key] = try hasher.hash(normalized: normalized, salt: Array(salt), user: user)
-            }
-            // Compare with every row, without stopping at the first match.
-            if ConstantTime.equal(hashes[key]!, Array(stored)) { match = id }
-        }
+        let match = try recoveryHasher.match(normalized, among: codes, user: user, equalise: equalise, what: "\(table.rawValue) row")
         guard let id = match else { return .noMatch }
 
         let (result, cleared) = try write { db -> (RecoveryResult, (Int64, Int64)?) in

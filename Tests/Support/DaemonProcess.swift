@@ -62,6 +62,9 @@ package final class DaemonProcess: Sendable {
         if let owner {
             // The daemon cannot create its directory in a root-owned one; give it its own.
             mkdir(self.stateDirectory, 0o755)
+            // Modes set explicitly: an in-process daemon in the same test process binds
+            // its sockets under umask 0177, which would make this directory 0600.
+            chmod(self.stateDirectory, 0o755)
             chown(self.stateDirectory, owner.uid, owner.gid)
         }
         if let config { try writeConfig(config) }
@@ -81,6 +84,7 @@ package final class DaemonProcess: Sendable {
     /// Replaces the config used by the next start.
     package func writeConfig(_ text: String) throws {
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+        chmod(configPath, 0o644)  // whatever the umask (see init)
         state.withLock { $0.hasConfig = true }
     }
 
