@@ -32,8 +32,8 @@ extension PostgresStore {
         return try Self.decode(try Self.one(rows, "audit_append"), 0)
     }
 
-    /// The writer's role (the host that wrote each row) is kept in `detail`'s place
-    /// only where the row has none; the protocol's audit event has no host field yet.
+    /// The events, oldest first. The role that wrote each row (its host) is in the
+    /// database (`audit_query`'s `host`), but not yet in the protocol's audit event.
     public func auditEvents(user: String?, since: Int64?, limit: Int) throws(StoreError) -> [AuditEvent] {
         let rows = try run("audit_query", [Self.text(user), since.map { .int64($0) } ?? .null, .int32(Int32(clamping: limit))])
         return try rows.map { row throws(StoreError) in

@@ -149,7 +149,7 @@ extension PostgresStore {
         let lockedUntil: Int64? = try Self.decode(row, 1)
         return FailureResult(
             failures: Int(try Self.decode(row, 0) as Int32),
-            state: Self.limitState(lockedOut: lockedOut, lockedUntil: lockedUntil, now: lockedUntil.map { _ in now } ?? now),
+            state: Self.limitState(lockedOut: lockedOut, lockedUntil: lockedUntil, now: now),
             lockedOutNow: try Self.decode(row, 3))
     }
 

@@ -77,10 +77,9 @@ public final class PostgresStore: StoreContract {
     public var keyID: KeyID { currentKeyring().current.id }
 
     func currentKeyring() -> Keyring { keyring.withLock { $0 } }
-    public var writeStatistics: WriteStatistics {
-        let s = pool.statistics
-        return WriteStatistics(transactions: s.connectionsOpened, writes: 0, largestBatch: 0)
-    }
+    /// Not counted here: every call is its own commit, and PostgreSQL's WAL group flush
+    /// does the batching (its own `pg_stat_wal` counts the flushes).
+    public var writeStatistics: WriteStatistics { WriteStatistics(transactions: 0, writes: 0, largestBatch: 0) }
 
     // MARK: - Calls
 
