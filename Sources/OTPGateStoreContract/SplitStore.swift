@@ -190,8 +190,14 @@ public final class SplitStore: StoreContract {
         try shared.pruneAudit(maxAge: maxAge, maxEvents: maxEvents, now: now) + local.pruneAudit(maxAge: maxAge, maxEvents: maxEvents, now: now)
     }
 
+    /// Refused, before anything changes: the two stores cannot be re-sealed in one
+    /// transaction, and a failure between them would leave one under a key the key
+    /// file no longer holds (the node, or the whole tier, would then refuse to start).
+    /// A tier's rekey is its own procedure (docs/OPERATIONS.md), not built yet.
     public func rekey(to newKey: MasterKey, now: Int64) throws(StoreError) -> Int {
-        try shared.rekey(to: newKey, now: now) + local.rekey(to: newKey, now: now)
+        throw StoreError(
+            .conflict,
+            "a tier node's key cannot be rotated by admin rekey yet: the shared and the local store cannot change keys in one step (docs/OPERATIONS.md, Rekey)")
     }
 
     /// The shared store's state, unless the local one (the break-glass users') fails.

@@ -231,7 +231,9 @@ struct ContractTests {
         #expect(try s.store.auditEvents(user: nil, since: nil, limit: 1).count == 1)
     }
 
-    @Test(arguments: ContractBackend.all)
+    /// Not on the split store, which refuses a rekey (it cannot change two stores in
+    /// one step: `SplitStore.rekey`); that refusal is checked in SplitStoreTests.
+    @Test(arguments: ContractBackend.all.filter { $0.name != "split" })
     func rekeyReSealsEverySecret(_ backend: ContractBackend) throws {
         let s = try backend.make(.standard)
         defer { s.close() }

@@ -39,4 +39,18 @@ struct SplitStoreTests {
         #expect(try split.store.listUsers(now: split.now).map(\.user) == ["alice", "root"])
         #expect(try split.store.tokens(user: "alice").count == 1)
     }
+
+    /// A rekey is refused before anything changes: both stores keep their key.
+    @Test func aRekeyIsRefusedAndChangesNothing() throws {
+        let local = try ContractBackend.sqlite.make(.standard)
+        let shared = try ContractBackend.sqlite.make(.standard)
+        defer {
+            local.close()
+            shared.close()
+        }
+        let split = SplitStore(local: local.store, shared: shared.store) { $0 == "root" }
+        #expect(throws: StoreError.self) { _ = try split.rekey(to: try MasterKey.generate(), now: local.now) }
+        #expect(local.store.keyID == local.key.id)
+        #expect(shared.store.keyID == shared.key.id)
+    }
 }
