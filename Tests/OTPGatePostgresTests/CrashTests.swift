@@ -21,9 +21,15 @@ struct CrashTests {
         let before = await timedRun(pool, "pid")
         #expect(before.error == nil, "\(String(describing: before.error))")
 
-        // A write in flight when the server dies ends at once, outcome unknown.
-        async let inFlight = timedRun(pool, "sleep")
-        #expect(try eventually(timeout: 3) { try server.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'") == "1" })
+        // A write in flight when the server dies ends at once, outcome unknown. On a pool
+        // of its own with a long deadline, its connection opened first, so that under
+        // load the write is surely running (not still connecting) when the kill comes.
+        let sleeper = try PostgresPool(
+            settings: server.settings(poolSize: 1, deadline: .seconds(30)), statements: Self.statements, logger: testLogger)
+        defer { sleeper.shutdown() }
+        #expect(await timedRun(sleeper, "pid").error == nil)
+        async let inFlight = timedRun(sleeper, "sleep")
+        #expect(try eventually(timeout: 20) { try server.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'") == "1" })
         let killedAt = ContinuousClock.now
         server.kill9()
         let lost = await inFlight
