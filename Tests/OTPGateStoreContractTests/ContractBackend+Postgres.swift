@@ -37,12 +37,17 @@ extension ContractBackend {
 
 enum ContractPostgres {
     static let node = "contract_node"
+    nonisolated(unsafe) private static var running: PostgresServer?
     private static let counter = Atomic<Int>(0)
     static func next() -> Int { counter.add(1, ordering: .relaxed).newValue }
 
     /// Started on first use; the error, if any, is every PostgreSQL test's error.
+    /// Stopped when the test process exits (a static is never deinitialised, and the
+    /// postmaster would outlive the tests).
     static let shared: Result<PostgresServer, any Error> = Result {
         let server = try PostgresServer(superuser: "postgres")
+        running = server
+        atexit { ContractPostgres.running?.kill9() }
         try server.psql(file: try file("bootstrap_roles", PostgresSchema.bootstrapRoles))
         try server.psql("CREATE ROLE \(node) LOGIN IN ROLE otpgate_node, otpgate_admin")
         return server
