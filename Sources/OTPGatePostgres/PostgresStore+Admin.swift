@@ -104,6 +104,9 @@ extension PostgresStore {
         return out
     }
 
+    /// Closes the pool's connections (the daemon is stopping).
+    public func close() { pool.shutdown() }
+
     /// One read through the pool (a new connection checks the write settings), then
     /// whether writes are allowed and why (synchronous_commit,
     /// synchronous_standby_names, pg_is_in_recovery).

@@ -200,6 +200,11 @@ public final class SplitStore: StoreContract {
             "a tier node's key cannot be rotated by admin rekey yet: the shared and the local store cannot change keys in one step (docs/OPERATIONS.md, Rekey)")
     }
 
+    public func close() {
+        shared.close()
+        local.close()
+    }
+
     /// The shared store's state, unless the local one (the break-glass users') fails.
     public func checkHealth() -> StoreHealth {
         let here = local.checkHealth()

@@ -97,6 +97,10 @@ public protocol StoreContract: AnyObject, Sendable {
 
     /// Whether the store answers and takes writes, for `health` and `doctor`.
     func checkHealth() -> StoreHealth
+
+    /// Closes what the store holds open (a database's connections) when the daemon
+    /// stops; nothing is called after it.
+    func close()
 }
 
 /// What `health` says about a store.
@@ -126,6 +130,9 @@ public let expiredEnrollmentGrace: Int64 = 86_400
 
 /// The short forms callers use: defaults live here, once, for every backend.
 extension StoreContract {
+    /// A store with nothing of its own to close (a file the process drops at exit).
+    public func close() {}
+
     public func verificationContext(user: String, now: Int64) throws(StoreError) -> VerificationContext {
         try verificationContext(user: user, rhost: nil, now: now)
     }

@@ -134,9 +134,8 @@ struct OTPGated: AsyncParsableCommand {
 
         let clock = ClockMonitor(logger: logger)
         clock.check()
-        let handler = RequestHandler(
-            store: try Self.handlerStore(local: store, settings: settings, key: key, keySource: keySource, logger: logger),
-            config: settings, clock: clock, logger: logger, keySource: keySource)
+        let handlerStore = try Self.handlerStore(local: store, settings: settings, key: key, keySource: keySource, logger: logger)
+        let handler = RequestHandler(store: handlerStore, config: settings, clock: clock, logger: logger, keySource: keySource)
         var sockets = ListenerSocket.fromSystemd(environment: environment, config: settings)
         for kind in [SocketKind.public, .admin] where !sockets.contains(where: { $0.kind == kind }) {
             sockets.append(ListenerSocket(kind: kind, path: kind == .public ? settings.socketPath : settings.adminSocketPath))
@@ -159,6 +158,7 @@ struct OTPGated: AsyncParsableCommand {
                 logger: logger))
         try await services.run()
         DaemonSetup.advanceGeneration(store: store, config: settings, logger: logger)
+        handlerStore.close()
         try await pool.shutdownGracefully()
         try await group.shutdownGracefully()
     }
