@@ -262,7 +262,7 @@ let package = Package(
         // A real PostgreSQL 15 for tests (initdb into a temporary directory).
         .target(
             name: "OTPGatePostgresTestSupport",
-            dependencies: ["OTPGatePostgres"],
+            dependencies: ["OTPGatePostgres", "OTPGateTestSupport"],
             path: "Tests/PostgresSupport",
             swiftSettings: swiftSettings
         ),

@@ -1,6 +1,7 @@
 public import Foundation
 public import Glibc
 public import OTPGatePostgres
+import OTPGateTestSupport
 
 public struct FixtureError: Error, CustomStringConvertible {
     public let description: String
@@ -20,7 +21,7 @@ public final class PostgresServer: @unchecked Sendable {
     public let port: Int
     public var dataDirectory: String { root + "/data" }
     public var logPath: String { root + "/server.log" }
-    private var postmaster: pid_t?
+    private var postmaster: ChildProcess?
     private let runAs: (uid: uid_t, gid: gid_t)?
 
     /// `superuser`: the role initdb creates (the otpgate schema needs a superuser other
@@ -87,17 +88,23 @@ public final class PostgresServer: @unchecked Sendable {
             arguments = ["--reuid=\(runAs.uid)", "--regid=\(runAs.gid)", "--clear-groups", "--", executable] + arguments
             executable = "/usr/bin/setpriv"
         }
-        let pid = try Spawn.start(executable, arguments, output: logPath, append: true)
-        postmaster = pid
+        let log = try Descriptors.open(logPath, O_WRONLY | O_CREAT | O_APPEND)
+        let null = try Descriptors.open("/dev/null", O_RDONLY)
+        defer {
+            close(log)
+            close(null)
+        }
+        let child = try ChildProcess(executable, arguments, stdin: null, stdout: log, stderr: log)
+        postmaster = child
         let until = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < until {
-            if Spawn.hasEnded(pid) {
+            if !child.isRunning {
                 postmaster = nil
                 throw FixtureError("postgres exited at start:\n\(logTail())")
             }
-            if let file = Spawn.readFile(dataDirectory + "/postmaster.pid") {
+            if let file = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8) {
                 let lines = file.split(separator: "\n", omittingEmptySubsequences: false)
-                if lines.count > 7, lines[0] == "\(pid)", lines[7].hasPrefix("ready") { return }
+                if lines.count > 7, lines[0] == "\(child.pid)", lines[7].hasPrefix("ready") { return }
             }
             usleep(20_000)
         }
@@ -107,11 +114,12 @@ public final class PostgresServer: @unchecked Sendable {
     /// SIGKILL to the postmaster and every backend, as a crash of the host would; returns
     /// once they are gone.
     public func kill9() {
-        guard let pid = postmaster else { return }
+        guard let child = postmaster else { return }
+        let pid = child.pid
         let children = Self.children(of: pid)
         for child in children { kill(child, SIGKILL) }
         kill(pid, SIGKILL)
-        _ = Spawn.wait(pid)
+        _ = child.wait()
         for child in children {
             while Self.isAlive(child) { usleep(5_000) }
         }
@@ -133,7 +141,7 @@ public final class PostgresServer: @unchecked Sendable {
                                             "-U", user ?? superuser, "-d", database, "-f", file], asServer: false)
     }
 
-    public func log() -> String { Spawn.readFile(logPath) ?? "" }
+    public func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     public func logTail() -> String { log().split(separator: "\n").suffix(20).joined(separator: "\n") }
 
@@ -150,8 +158,12 @@ public final class PostgresServer: @unchecked Sendable {
         return output
     }
 
+    /// Runs to the end (killed and refused after 60 s: a psql whose commit waits for a
+    /// standby that does not exist would otherwise block its test); the exit status
+    /// and everything it printed.
     public static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-        try Spawn.run(executable, arguments)
+        let c = try Command.run(executable, arguments, timeout: .seconds(60))
+        return (c.status, c.stdout + c.stderr)
     }
 
     public static func freePort() throws -> Int {
