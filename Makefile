@@ -38,7 +38,7 @@ build: deps
 
 # The tests build otpgated with the PostgreSQL store (the tier tests need it; a
 # single-host build leaves it out: docs/POSTGRES.md, build time).
-test: SWIFT_FLAGS += --traits Postgres
+test: SWIFT_FLAGS += --traits Fleet
 test: test-deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)

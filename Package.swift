@@ -21,8 +21,9 @@ let package = Package(
     traits: [
         // Off by default, so a single-host build never compiles postgres-nio, swift-nio-ssl
         // and BoringSSL (docs/PERFORMANCE.md, build time). A verifier tier builds with
-        // `swift build --traits Postgres`.
-        .trait(name: "Postgres", description: "otpgated with the PostgreSQL store (a verifier tier)"),
+        // `swift build --traits Fleet`: the PostgreSQL store of a verifier tier, and the
+        // TLS link between relays and the tier (docs/FLEET.md).
+        .trait(name: "Fleet", description: "otpgated for a fleet: the PostgreSQL store (verifier tier) and the relay link"),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -135,7 +136,7 @@ let package = Package(
             name: "otpgated",
             dependencies: [
                 "OTPGateServer", "OTPGateStore",
-                .target(name: "OTPGatePostgres", condition: .when(traits: ["Postgres"])),
+                .target(name: "OTPGatePostgres", condition: .when(traits: ["Fleet"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -38,7 +38,12 @@ extension Request {
             throw RequestError(
                 .badRequest, "request must be a JSON object, not \(aOrAn(value.typeName))", closesConnection: true)
         }
+        return try parse(object: object)
+    }
 
+    /// The checks after the framing: `v`, `op`, `id`, then the operation's fields. For
+    /// a request that arrived inside another object (a relay's envelope).
+    static func parse(object: [String: JSONValue]) throws(RequestError) -> Request {
         // Read first so that errors about `v` and `op` can already echo it. An invalid id
         // is reported after those two: a later version may allow other kinds of id.
         let validID: String? =

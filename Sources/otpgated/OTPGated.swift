@@ -6,7 +6,7 @@ import NIOPosix
 import OTPGateServer
 import OTPGateStore
 import ServiceLifecycle
-#if Postgres
+#if Fleet
 import OTPGatePostgres
 #endif
 import UnixSignals
@@ -169,7 +169,7 @@ struct OTPGated: AsyncParsableCommand {
         local: OTPStore, settings: ServerConfig, key: MasterKey, keySource: String, logger: Logger
     ) throws -> any StoreContract {
         guard settings.store.backend == .postgres else { return local }
-        #if Postgres
+        #if Fleet
         let shared = try TierStore.open(settings.store.postgres, key: key, keySource: keySource, logger: logger)
         logger.notice(
             "tier node: the shared store is PostgreSQL", metadata: ["store.shared": "\(shared.location)", "store.local_users": "\(settings.store.localUsers)"])

@@ -1,4 +1,4 @@
-#if Postgres
+#if Fleet
 import Logging
 import OTPGateConfig
 import OTPGatePostgres

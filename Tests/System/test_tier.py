@@ -3,7 +3,7 @@
 otpgated processes on it, each with its own state directory and database role, and
 requests through their real sockets.
 
-    python3 Tests/System/test_tier.py BINDIR      (otpgated built with --traits Postgres)
+    python3 Tests/System/test_tier.py BINDIR      (otpgated built with --traits Fleet)
 
 Checks, each with what would make it fail:
 - parallel replays of valid HOTP codes spread over the three daemons: exactly one ok
