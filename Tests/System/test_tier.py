@@ -181,6 +181,8 @@ def main():
         pg.psql("SELECT otpgate.set_limiter_policy(3, 10, 2, 900, 100, 0)", role="otpgate_owner")
         if not only or "partition" in only:
             partition(pg, daemons, netns, certs, key, work)
+        if not only or "standby" in only:
+            standby_never_answers(pg, daemons)
         if not only or "crash" in only:
             control = PgCluster(settings={"synchronous_commit": None, "wal_writer_delay": "10s"})
             clusters.append(control)
@@ -670,6 +672,56 @@ def partition(pg, daemons, netns, certs, key, work, seconds=10):
           f"and the next code is ok ({reply})")
     check(p.process.poll() is None, "the node still runs")
 
+
+def standby_never_answers(pg, daemons):
+    """synchronous_standby_names names a standby that never connects: a verify is
+    answered unavailable within the deadline, never ok, while its commit waits in the
+    server (SyncRep). Control: a client that cancels that wait, as a statement timeout
+    or pg_cancel_backend would, is told the commit succeeded. After the setting is
+    cleared the node's code is still usable: a verify's first write is the reservation
+    (reserve_attempt), whose commit waited, so the code was never evaluated and no
+    accept sent; the control's code is refused as replayed (its accept committed)."""
+    margin = 1.0
+    a = daemons[0]
+    secret = enrol_hotp(a, "sam")
+    sue = enrol_hotp(a, "sue")
+    token = pg.psql("SELECT t.id FROM otpgate.tokens t JOIN otpgate.users u ON u.id = t.user_id WHERE u.name = 'sue'")[0]
+    pg.psql("ALTER SYSTEM SET synchronous_standby_names = 'tier_ghost'", database="postgres")
+    pg.psql("SELECT pg_reload_conf()", database="postgres")
+    try:
+        reply, took = timed(a, "sam", hotp(secret, 1))
+        check(reply == "unavailable" and took <= DEADLINE_MS / 1000 + margin,
+              f"a synchronous standby that never answers: the verify is unavailable within the deadline plus {margin} s "
+              f"({reply} after {took:.2f} s)")
+        waiting = pg.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'node_a' AND wait_event = 'SyncRep'")
+        check(waiting == ["1"], f"its commit is still waiting for the standby in the server, the node gave up on it (SyncRep backends: {waiting})")
+        # Control: an accept from psql, cancelled while its commit waits.
+        args = pg.psql_args(role="node_a")
+        args[args.index("-d") + 1] = "dbname=otpgate application_name=tier_cancel"
+        psql = subprocess.Popen(
+            args + ["-c", f"SELECT otpgate.accept_code('sue', '{token}', 1, 0, NULL, 'sshd', 0, NULL)"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=pg.env())
+        end = time.monotonic() + 20
+        while pg.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tier_cancel' AND wait_event = 'SyncRep'") != ["1"]:
+            if time.monotonic() > end or psql.poll() is not None:
+                break
+            time.sleep(0.05)  # nothing tells when a backend starts waiting
+        pg.psql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'tier_cancel'")
+        out, err = psql.communicate(timeout=30)
+        check(psql.returncode == 0 and out.strip() == "accepted" and "committed locally" in err,
+              f"control: cancelling the wait reports the accept as successful (exit {psql.returncode}, {out.strip()!r}, "
+              f"{' '.join(err.split())[:160]!r})")
+    finally:
+        pg.psql("ALTER SYSTEM RESET synchronous_standby_names", database="postgres")
+        pg.psql("SELECT pg_reload_conf()", database="postgres")
+    end = time.monotonic() + 20
+    while pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") != ["0"] and time.monotonic() < end:
+        time.sleep(0.05)  # the reload reaches the waiting backends in their own time
+    sam_after = code_of(a.verify("sam", hotp(secret, 1)))
+    sue_after = [code_of(a.verify("sue", hotp(sue, c))) for c in (1, 2)]
+    check(sam_after == "ok", f"setting cleared: the code the node answered unavailable for was never evaluated and is still usable ({sam_after})")
+    check(sue_after == ["replayed_code", "ok"],
+          f"setting cleared: the control's code, reported accepted, is refused as replayed; the next is ok ({sue_after})")
 
 if __name__ == "__main__":
     main()
