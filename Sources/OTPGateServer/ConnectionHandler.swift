@@ -202,10 +202,6 @@ final class ConnectionHandler: ChannelInboundHandler {
             send(reply, thenClose: false)
             return
         }
-        if Self.answersInline(request.payload, peer: peer), !shared.registry.anyBusy {
-            answerInline(request, peer: peer, context: context)
-            return
-        }
         inFlight = true
         shared.registry.setBusy(context.channel, true)
         let pool = peer.isPrivileged || peer.socket == .admin ? shared.privilegedPool : shared.guestPool
@@ -227,31 +223,6 @@ final class ConnectionHandler: ChannelInboundHandler {
             request.wipeSecrets()
             loop.execute { me.value.finished(line) }
         }
-    }
-
-    /// A login (or a health check) from a privileged caller (root, the daemon's uid,
-    /// the verify group) while no request is in flight on any connection: answered in this turn of the event loop. On an idle
-    /// daemon, as between PAM logins, the hand-off to a worker and back wakes two
-    /// sleeping threads, each on a vCPU that may have to be woken too; here the only
-    /// wait is the commit's fsync. The loop serves nobody else meanwhile, which costs
-    /// nothing when nobody else is waiting; when someone is (a request in flight),
-    /// requests go to the workers as before, where group commit can batch them.
-    /// Never a recovery-shaped code: its scrypt run (about 50 ms) stays off the loop.
-    static func answersInline(_ payload: Request.Payload, peer: Peer) -> Bool {
-        guard peer.isPrivileged else { return false }
-        switch payload {
-        case .verify(let v): return !RecoveryCode.isWellFormed(v.code)
-        case .health: return true
-        default: return false
-        }
-    }
-
-    private func answerInline(_ request: Request, peer: Peer, context: ChannelHandlerContext) {
-        shared.registry.setBusy(context.channel, true)
-        let line = shared.handler.handle(request, peer: peer).line()
-        request.wipeSecrets()
-        let draining = shared.registry.setBusy(context.channel, false)
-        send(line, thenClose: draining)
     }
 
     private func finished(_ line: SecretBytes) {

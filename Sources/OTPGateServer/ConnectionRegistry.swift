@@ -36,8 +36,6 @@ final class ConnectionRegistry: Sendable {
         var drained: EventLoopPromise<Void>?
         var drainedFuture: EventLoopFuture<Void>?
         var evicted = 0
-        /// Connections with a request in flight.
-        var busy = 0
     }
 
     private let state = Mutex(State())
@@ -100,7 +98,6 @@ final class ConnectionRegistry: Sendable {
     @discardableResult
     private static func take(_ key: ObjectIdentifier, from s: inout State) -> Entry? {
         guard let e = s.entries.removeValue(forKey: key) else { return nil }
-        if e.busy { s.busy -= 1 }
         if !e.privileged {
             s.perUID[e.uid, default: 1] -= 1
             if s.perUID[e.uid] == 0 { s.perUID[e.uid] = nil }
@@ -122,19 +119,13 @@ final class ConnectionRegistry: Sendable {
     @discardableResult
     func setBusy(_ channel: any Channel, _ busy: Bool, now: ContinuousClock.Instant = .now) -> Bool {
         state.withLock { s in
-            let key = ObjectIdentifier(channel)
-            if let was = s.entries[key]?.busy, was != busy { s.busy += busy ? 1 : -1 }
-            s.entries[key]?.busy = busy
-            s.entries[key]?.lastUsed = now
+            s.entries[ObjectIdentifier(channel)]?.busy = busy
+            s.entries[ObjectIdentifier(channel)]?.lastUsed = now
             return s.draining
         }
     }
 
     var count: Int { state.withLock { $0.entries.count } }
-
-    /// Whether any connection has a request in flight (ConnectionHandler answers a
-    /// cheap request on the event loop only when none has).
-    var anyBusy: Bool { state.withLock { $0.busy > 0 } }
 
     /// Connections closed to make room for another, since the start.
     var evictions: Int { state.withLock { $0.evicted } }
