@@ -19,10 +19,7 @@ public struct FileLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var line = "\(Self.timestamp()) \(event.level) \(event.message)"
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        for (key, value) in all.sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=\(JournalLogHandler.quote("\(value)"))"
-        }
+        LogLine.appendMetadata(metadata, event.metadata, to: &line)
         file.write(line + "\n")
     }
 

@@ -20,10 +20,7 @@ public struct JournalLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var line = "<\(Self.priority(event.level))>\(event.message)"
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        for (key, value) in all.sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=\(Self.quote("\(value)"))"
-        }
+        LogLine.appendMetadata(metadata, event.metadata, to: &line)
         line += "\n"
         // One write(2) per line, so lines from different threads never interleave.
         var bytes = Array(line.utf8)
@@ -44,6 +41,11 @@ public struct JournalLogHandler: LogHandler {
     /// Quotes values that would otherwise break the `key=value` form; control
     /// characters (from a hostile user name, say) are escaped, never printed raw.
     public static func quote(_ value: String) -> String {
+        // Most values (names, numbers, outcomes) need nothing: returned as they are.
+        // Every byte that needs care is ASCII, so the UTF-8 bytes tell.
+        if !value.isEmpty, !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == 0x20 || $0 == 0x3d || $0 == 0x22 || $0 == 0x5c }) {
+            return value
+        }
         var escaped = ""
         var needsQuotes = value.isEmpty
         for scalar in value.unicodeScalars {

@@ -106,15 +106,23 @@ final class GroupCommitter: Sendable {
     private func run(_ batch: [PendingWrite]) {
         do {
             try pool.writeWithoutTransaction { db in
-                try db.inTransaction(.immediate) {
+                // The transaction and savepoint statements are compiled once (cached
+                // on the writer connection), where GRDB's `inTransaction` and
+                // `inSavepoint` compile them afresh for every batch and every write.
+                // The same statements in the same order.
+                try Self.execute(db, "BEGIN IMMEDIATE TRANSACTION")
+                do {
                     for write in batch {
+                        try Self.execute(db, "SAVEPOINT batched")
                         do {
-                            try db.inSavepoint {
-                                try write.run(db)
-                                return .commit
-                            }
+                            try write.run(db)
+                            try Self.execute(db, "RELEASE SAVEPOINT batched")
                         } catch {
                             write.error = error
+                            if db.isInsideTransaction {
+                                try Self.execute(db, "ROLLBACK TRANSACTION TO SAVEPOINT batched")
+                                try Self.execute(db, "RELEASE SAVEPOINT batched")
+                            }
                         }
                         // An I/O error, a full disk or an interrupt can make SQLite
                         // roll back the whole transaction, taking the earlier writes
@@ -123,7 +131,10 @@ final class GroupCommitter: Sendable {
                             throw write.error ?? DatabaseError(resultCode: .SQLITE_ABORT, message: "transaction rolled back")
                         }
                     }
-                    return .commit
+                    try Self.execute(db, "COMMIT TRANSACTION")
+                } catch {
+                    if db.isInsideTransaction { try? db.rollback() }
+                    throw error
                 }
             }
         } catch {
@@ -132,5 +143,9 @@ final class GroupCommitter: Sendable {
             for write in batch where write.error == nil { write.error = error }
         }
         for write in batch { write.release() }
+    }
+
+    private static func execute(_ db: Database, _ sql: String) throws {
+        try db.cachedStatement(sql: sql).execute()
     }
 }
