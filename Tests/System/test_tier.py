@@ -6,6 +6,8 @@ requests through their real sockets.
     python3 Tests/System/test_tier.py BINDIR      (otpgated built with --traits Fleet)
 
 Checks, each with what would make it fail:
+- the schema applied by `otpgated --migrate-store otpgate_owner`, refused (runner and
+  node) on a database newer than the binary;
 - parallel replays of valid HOTP codes spread over the three daemons: exactly one ok
   per code, and as many verify.ok audit rows as oks, each naming the role of the
   daemon that answered ok;
@@ -14,20 +16,33 @@ Checks, each with what would make it fail:
   refused on all three, and one unlock on one daemon frees all three;
 - local users (root) keep working on their host's own store with PostgreSQL killed,
   while a tier user gets `unavailable` within the deadline (never ok, never a hang),
-  and the tier user works again once PostgreSQL is back, without a daemon restart.
+  and the tier user works again once PostgreSQL is back, without a daemon restart;
+- one node in a network namespace of its own, link cut: unavailable within the
+  deadline while the others answer ok (control), ok again after healing;
+- a synchronous standby that never answers: unavailable within the deadline (control:
+  psql cancelling the wait is told its commit succeeded);
+- PostgreSQL SIGKILLed under load: only ok before, only unavailable during, no reply
+  past the deadline plus a margin, recovery without a daemon restart, no acknowledged
+  ok lost (control: synchronous_commit turned off loses some).
+
+TIER_ONLY=partition|standby|crash runs the setup and that part only (none: setup).
+About 4-6 minutes on a loaded 2-core machine.
 """
 import atexit, base64, concurrent.futures, hashlib, hmac, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgfixture import PgCluster  # noqa: E402
+from pgfixture import PgCluster, migration_files  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/debug"
 DEADLINE_MS = 2000
 failures = []
 
 
+T0 = time.monotonic()
+
+
 def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    print(("ok   " if cond else "FAIL ") + f"[{time.monotonic() - T0:3.0f} s] " + what, flush=True)
     if not cond:
         failures.append(what)
 
@@ -155,9 +170,10 @@ def main():
         netns.create()
         make_certificates(certs, (pg.uid, pg.gid))
         pg.start()
-        pg.bootstrap()
+        pg.bootstrap(migrate=False)
         for role in ["node_a", "node_b", "node_c"]:
             pg.create_node_role(role)
+        migrate_store(pg, work)
         # node_a also administers (unlock through its admin socket).
         pg.psql("GRANT otpgate_admin TO node_a", database="postgres")
         pg.psql("SELECT otpgate.set_limiter_policy(1000, 1000, 1, 2, 100, 0)", role="otpgate_owner")
@@ -722,6 +738,45 @@ def standby_never_answers(pg, daemons):
     check(sam_after == "ok", f"setting cleared: the code the node answered unavailable for was never evaluated and is still usable ({sam_after})")
     check(sue_after == ["replayed_code", "ok"],
           f"setting cleared: the control's code, reported accepted, is refused as replayed; the next is ok ({sue_after})")
+
+def migrate_store(pg, work):
+    """The schema applied by `otpgated --migrate-store otpgate_owner` (the runner's
+    protocol, docs/POSTGRES.md): v001-v003 recorded by the files themselves as the
+    owner; a second run changes nothing; a database that records a migration this
+    build does not know is refused by the runner before any change, and a node
+    refuses to start on it."""
+    d = os.path.join(work, "migrate")
+    os.mkdir(d, 0o755)
+    config = os.path.join(d, "otpgated.toml")
+    with open(config, "w") as f:
+        f.write(f'[store]\nbackend = "postgres"\n[store.postgres]\nhost = "{pg.sockets}"\nport = {pg.port}\n'
+                f'database = "otpgate"\nuser = "node_a"\ntls = "disable"\nsingle_node = true\n')
+
+    def run():
+        return subprocess.run([os.path.join(BIN, "otpgated"), "--config", config, "--state-dir", os.path.join(d, "s"),
+                               "--migrate-store", "otpgate_owner"], capture_output=True, text=True, timeout=120)
+    first = run()
+    rows = pg.psql("SELECT name || ':' || applied_by FROM otpgate.schema_migrations ORDER BY version")
+    check(first.returncode == 0 and rows == [f"{n}:otpgate_owner" for _, n, _ in migration_files()],
+          f"otpgated --migrate-store applies the schema as otpgate_owner, each file recording itself: {rows} "
+          f"({first.stdout.strip()} {first.stderr.strip()[-300:]})")
+    check(pg.psql("SELECT to_regclass('public.otpgate_migrations') IS NULL") == ["t"], "and keeps no record table of its own")
+    second = run()
+    check(second.returncode == 0 and "current" in second.stdout, f"a second run changes nothing: {second.stdout.strip()}")
+    pg.psql("INSERT INTO otpgate.schema_migrations (version, name) VALUES (99, 'v099_from_the_future')", role="otpgate_owner")
+    try:
+        newer = run()
+        check(newer.returncode == 1 and "v099_from_the_future" in newer.stderr and "newer" in newer.stderr,
+              f"a database newer than the binary: the runner refuses ({newer.returncode}: {newer.stderr.strip()[-200:]})")
+        try:
+            Daemon(pg, "node_a", d).stop()
+            check(False, "a node refused to start on a database newer than the binary")
+        except RuntimeError as e:
+            check("v099_from_the_future" in str(e) and "upgrade this node" in str(e),
+                  "a node refuses to start on a database newer than the binary, naming the migration")
+    finally:
+        pg.psql("DELETE FROM otpgate.schema_migrations WHERE version = 99", role="otpgate_owner")
+
 
 if __name__ == "__main__":
     main()
