@@ -186,6 +186,8 @@ def main():
         check(all(h.get("store") == "ok" and "single node" in h.get("store_detail", "") for h in healths),
               f"three tier daemons say in health that the store takes writes, and why: {[h.get('store_detail') for h in healths]}")
 
+        # The node's [limiter] is the default (3/10/2/900/100); the tier's 1000/1000/1/2/100.
+        doctor_tier(pg, a, expect_policy_warning=True)
         only = os.environ.get("TIER_ONLY", "")
         if not only:
             writes_refused(pg, work, key)
@@ -195,6 +197,7 @@ def main():
         # From here the tier's default policy (3 free per host, 10 per user): an outage
         # must not leave users waiting or locked out.
         pg.psql("SELECT otpgate.set_limiter_policy(3, 10, 2, 900, 100, 0)", role="otpgate_owner")
+        doctor_tier(pg, a, expect_policy_warning=False)
         if not only or "partition" in only:
             partition(pg, daemons, netns, certs, key, work)
         if not only or "standby" in only:
@@ -319,6 +322,8 @@ def break_glass(pg, daemons):
         took = time.monotonic() - start
         check(reply == "unavailable" and took < DEADLINE_MS / 1000 + 1.0,
               f"PostgreSQL killed: a tier user gets unavailable within the deadline ({reply} after {took:.2f} s)")
+        down = [f for f in doctor(a) if "cannot be reached" in f["what"]]
+        check(down and down[0]["level"] == "fail", f"doctor with PostgreSQL killed: the tier database cannot be reached (FAIL): {down}")
     finally:
         pg.restart()
     reply = code_of(a.verify("carol", hotp(carol, 2)))
@@ -776,6 +781,32 @@ def migrate_store(pg, work):
                   "a node refuses to start on a database newer than the binary, naming the migration")
     finally:
         pg.psql("DELETE FROM otpgate.schema_migrations WHERE version = 99", role="otpgate_owner")
+
+
+def doctor(d):
+    """`otpgate admin doctor --json` against daemon d: its findings about the tier."""
+    r = subprocess.run([os.path.join(BIN, "otpgate"), "admin", "doctor", "--config", d.config, "--socket", d.socket, "--json"],
+                       capture_output=True, text=True, timeout=60)
+    try:
+        return [f for f in json.loads(r.stdout) if "tier" in f.get("what", "")]
+    except ValueError:
+        return [{"level": "?", "what": r.stdout[-300:] + r.stderr[-300:]}]
+
+
+def doctor_tier(pg, d, expect_policy_warning):
+    found = doctor(d)
+    levels = {f["what"].split(" (")[0][:40]: f["level"] for f in found}
+    reach = [f for f in found if "answers the daemon" in f["what"]]
+    writes = [f for f in found if f["what"].startswith("tier write checks")]
+    schema = [f for f in found if "schema v003" in f["what"]]
+    policy = [f for f in found if "[limiter]" in f["what"]]
+    check(reach and reach[0]["level"] == "ok" and writes and writes[0]["level"] == "ok" and "single node" in writes[0]["what"]
+          and schema and schema[0]["level"] == "ok",
+          f"doctor on a tier node: the database answers, the write checks as the daemon sees them, schema v003: {levels}")
+    want = "warn" if expect_policy_warning else "ok"
+    check(policy and policy[0]["level"] == want,
+          f"doctor: {'a warning when' if expect_policy_warning else 'no warning when'} the node's [limiter] "
+          f"{'differs from' if expect_policy_warning else 'matches'} the tier's policy: {policy[0]['what'] if policy else found}")
 
 
 if __name__ == "__main__":
