@@ -212,7 +212,7 @@ let package = Package(
             dependencies: [
                 // otpgated: built with the tests, for the socket-activation and
                 // newer-store tests, which need the real program.
-                "OTPGateServer", "OTPGateConfig", "OTPGateProtocol", "OTPGateStore", "OTPCore", "otpgated",
+                "OTPGateServer", "OTPGateConfig", "OTPGateProtocol", "OTPGateStore", "OTPCore", "otpgated", "OTPGateTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -269,7 +269,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OTPGateImportTests",
-            dependencies: ["OTPGateImport", "OTPCore", "OTPGateProtocol"],
+            dependencies: ["OTPGateImport", "OTPCore", "OTPGateProtocol", "OTPGateTestSupport"],
             swiftSettings: swiftSettings
         ),
         // A real PostgreSQL 15 for tests (initdb into a temporary directory).
@@ -304,7 +304,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OTPCoreTests",
-            dependencies: ["OTPCore"],
+            dependencies: ["OTPCore", "OTPGateTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -2,17 +2,26 @@ internal import Logging
 internal import NIOCore
 internal import PostgresNIO
 
+/// A connection and the socket it runs on.
+struct ChannelBound: Sendable {
+    let connection: PostgresConnection
+    let channel: any Channel
+}
+
 /// One open connection with every registered statement prepared on it and the write
 /// decision its server gave when it was opened.
 final class PooledConnection: Sendable {
     let connection: PostgresConnection
+    /// The socket under it, for `abort`.
+    let channel: any Channel
     let prepared: [String: PreparedQuery]
     let status: PostgresWriteStatus
     /// When `status` was read from the server (a later pool refresh outranks it).
     let checkedAt: ContinuousClock.Instant
 
-    private init(connection: PostgresConnection, prepared: [String: PreparedQuery], status: PostgresWriteStatus, checkedAt: ContinuousClock.Instant) {
+    private init(connection: PostgresConnection, channel: any Channel, prepared: [String: PreparedQuery], status: PostgresWriteStatus, checkedAt: ContinuousClock.Instant) {
         self.connection = connection
+        self.channel = channel
         self.prepared = prepared
         self.status = status
         self.checkedAt = checkedAt
@@ -24,6 +33,14 @@ final class PooledConnection: Sendable {
     /// (FLEET.md, trap 1: a cancel during the synchronous-replication wait reports the
     /// commit as successful).
     func closeNow() {
+        Self.close(connection)
+    }
+
+    /// Closes the socket at once, below TLS, discarding what the kernel has not yet
+    /// delivered (SocketAbortHandler): for a call given up at its deadline, whose query
+    /// must not reach the server later.
+    func abort() {
+        channel.triggerUserOutboundEvent(SocketAbortHandler.Abort(), promise: nil)
         Self.close(connection)
     }
 
@@ -39,17 +56,32 @@ final class PooledConnection: Sendable {
     /// told the connection as soon as it exists, so that a deadline can close it while it
     /// is still being set up; it returns false when the call has already ended.
     static func open(
-        configuration: PostgresConnection.Configuration, id: Int, on loop: any EventLoop,
+        configuration: PostgresConnection.Configuration, endpoint: PostgresSettings.Endpoint, id: Int, on loop: any EventLoop,
         statements: [PostgresStatement], singleNode: Bool, logger: Logger,
         attach: @escaping @Sendable (PostgresConnection) -> Bool
     ) -> EventLoopFuture<PooledConnection> {
-        PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
+        // The socket is ours (SocketAbortHandler first in its pipeline); postgres-nio
+        // speaks the protocol, TLS included, over it.
+        SocketAbortHandler.connect(to: endpoint, timeout: configuration.options.connectTimeout, on: loop)
+            .flatMap { channel -> EventLoopFuture<ChannelBound> in
+                var established = PostgresConnection.Configuration(
+                    establishedChannel: channel, tls: configuration.tls, username: configuration.username,
+                    password: configuration.password, database: configuration.database)
+                established.options = configuration.options
+                return PostgresConnection.connect(on: loop, configuration: established, id: id, logger: logger)
+                    .flatMapError { error in
+                        channel.close(promise: nil)  // already closed, often: the server's answer is the error
+                        return loop.makeFailedFuture(error)
+                    }
+                    .map { ChannelBound(connection: $0, channel: channel) }
+            }
             .flatMapError { error in
                 loop.makeFailedFuture(
                     PostgresStoreError(.connectFailed, "cannot connect to postgresql: \(ServerFailure(error).text)",
                                        sqlState: ServerFailure(error).sqlState))
             }
-            .flatMap { connection -> EventLoopFuture<PooledConnection> in
+            .flatMap { (bound: ChannelBound) -> EventLoopFuture<PooledConnection> in
+                let connection = bound.connection
                 guard attach(connection) else {
                     Self.close(connection)
                     return loop.makeFailedFuture(PostgresStoreError(.deadlineExceeded, "the deadline passed while connecting to postgresql"))
@@ -75,7 +107,7 @@ final class PooledConnection: Sendable {
                             synchronousCommit: commit, synchronousStandbyNames: standbys, inRecovery: recovery, fsync: fsync,
                             singleNode: singleNode)
                         return PooledConnection(
-                            connection: connection, prepared: Dictionary(prepared, uniquingKeysWith: { a, _ in a }),
+                            connection: connection, channel: bound.channel, prepared: Dictionary(prepared, uniquingKeysWith: { a, _ in a }),
                             status: status, checkedAt: checkedAt)
                     }
                     .flatMapError { error in

@@ -247,7 +247,7 @@ public final class PostgresPool: Sendable {
         connectionLogger[metadataKey: "postgres.connection"] = "\(id)"
         let logger = connectionLogger
         PooledConnection.open(
-            configuration: configuration, id: id, on: call.loop, statements: statementList,
+            configuration: configuration, endpoint: settings.endpoint, id: id, on: call.loop, statements: statementList,
             singleNode: settings.singleNode, logger: logger,
             attach: { connection in call.advance(to: .opening(connection)) }
         ).whenComplete { result in
@@ -369,7 +369,7 @@ public final class PostgresPool: Sendable {
             PooledConnection.close(connection)
         case .running(let pooled)?:
             // The in-flight execute then fails and releases the slot.
-            pooled.closeNow()
+            pooled.abort()
         default:
             break
         }

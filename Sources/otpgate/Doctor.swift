@@ -54,6 +54,7 @@ extension Admin {
                         fix: health.store == "writes_refused"
                             ? "give the database a synchronous standby (Patroni synchronous_mode), or set store.postgres.single_node = true if it has none (docs/OPERATIONS.md)"
                             : "see the daemon's log (journalctl -u otpgated)"))
+                findings += DoctorTier.findings(settings: settings, configPath: config, health: health)
                 findings.append(health.clockSynced ? DoctorFinding(.ok, "clock is NTP-synchronised")
                     : DoctorFinding(.warn, "clock is not NTP-synchronised",
                                     fix: "enable time sync (systemctl enable --now systemd-timesyncd); TOTP fails once the clock drifts"))

@@ -8,6 +8,9 @@ struct DoctorConfig {
     var stateDirectory: String
     var databasePath: String
     var socketPath: String
+    /// For DoctorTier: the backend and the `[limiter]` a tier node's policy is compared with.
+    var store: StoreSettings
+    var limiter: LimiterSettings
 
     /// The file's settings, or the built-in defaults when it does not exist; and the
     /// finding that says which.
@@ -25,6 +28,7 @@ struct DoctorConfig {
             finding = DoctorFinding(.ok, "no \(path): built-in defaults apply")
         }
         return (DoctorConfig(keyFile: settings.keyFile, stateDirectory: settings.stateDirectory,
-                             databasePath: settings.databasePath, socketPath: settings.socketPath), finding)
+                             databasePath: settings.databasePath, socketPath: settings.socketPath, store: settings.store,
+                             limiter: settings.limiter), finding)
     }
 }

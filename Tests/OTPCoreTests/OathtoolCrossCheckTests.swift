@@ -1,5 +1,6 @@
 import Foundation
 import OTPCore
+import OTPGateTestSupport
 import Testing
 
 /// Compares our codes with those of oathtool (OATH Toolkit, an independent
@@ -21,16 +22,9 @@ struct OathtoolCrossCheckTests {
     }
 
     static func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: oathtool)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "oathtool \(arguments) failed")
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try Command.run(oathtool, arguments)
+        #expect(result.status == 0, "oathtool \(arguments) failed: \(result)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

@@ -39,7 +39,7 @@ extension Floods {
         }
 
         @Test func aRefusalFloodCostsAFewAuditRowsWithTheCountAndLoginsGoOn() throws {
-            let daemon = try DaemonProcess(config: Self.config)
+            let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode(Self.config))
             let token = try daemon.connectAdmin().enroll(user: "root", kind: .hotp)
             var counter = token.confirmedCounter
             let user = try ThrowawayUser()
@@ -75,7 +75,7 @@ extension Floods {
         }
 
         @Test func loginsGoOnUnderAHealthFloodOn64Connections() throws {
-            let daemon = try DaemonProcess()
+            let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode())
             let token = try daemon.connectAdmin().enroll(user: "root", kind: .hotp)
             var counter = token.confirmedCounter
             let user = try ThrowawayUser()

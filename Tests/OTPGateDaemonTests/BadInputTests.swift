@@ -52,7 +52,7 @@ struct BadInputTests {
             limit.rlim_cur = min(4096, limit.rlim_max)
             setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         }
-        let daemon = try DaemonProcess()
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode())
         let admin = try daemon.connectAdmin()
         let token = try admin.enroll(user: "alice")
         let baseline = daemon.openDescriptors

@@ -37,7 +37,7 @@ struct ConcurrencyTests {
     }
 
     @Test func fiftyParallelUsesOfOneCodeAcceptExactlyOne() throws {
-        let daemon = try DaemonProcess(config: Self.generous)
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode(Self.generous))
         let admin = try daemon.connectAdmin()
         let token = try admin.enroll(user: "alice")
         let code = token.code(1)
@@ -52,7 +52,7 @@ struct ConcurrencyTests {
     }
 
     @Test func parallelFailuresAreAllCounted() throws {
-        let daemon = try DaemonProcess(config: Self.generous)
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode(Self.generous))
         let admin = try daemon.connectAdmin()
         let token = try admin.enroll(user: "bob")
         let wrong = token.wrongCode(avoiding: 0...20)
@@ -62,13 +62,13 @@ struct ConcurrencyTests {
     }
 
     @Test func parallelFailuresUnderAStrictLimiterBackOff() throws {
-        let daemon = try DaemonProcess(config: """
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode("""
             [limiter]
             free_per_user = 5
             base_delay = 60
             [server]
             worker_threads = 4
-            """)
+            """))
         let admin = try daemon.connectAdmin()
         let token = try admin.enroll(user: "bob")
         let wrong = token.wrongCode(avoiding: 0...20)

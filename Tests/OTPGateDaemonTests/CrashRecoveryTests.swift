@@ -26,7 +26,7 @@ struct CrashRecoveryTests {
     /// accepted code is its token's watermark), SIGKILL at a random point while a
     /// request is in flight; after a restart every acknowledged code is a replay.
     @Test func sigkillDuringAStreamOfVerifiesLosesNoAcknowledgedCode() throws {
-        let daemon = try DaemonProcess(config: Self.generous)
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode(Self.generous))
         let admin = try daemon.connectAdmin()
         // Eight digits: a chance match of one token's code with another's is negligible.
         let tokens = try (0..<40).map { try admin.enroll(user: "alice", name: "t\($0)", digits: 8) }
@@ -78,7 +78,7 @@ struct CrashRecoveryTests {
     }
 
     @Test func sigtermExitsZeroClosesConnectionsAndRemovesBothSockets() throws {
-        let daemon = try DaemonProcess()
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode())
         let admin = try daemon.connectAdmin()
         _ = try admin.enroll(user: "alice")
         let idle = try daemon.connect()
@@ -137,11 +137,11 @@ struct CrashRecoveryTests {
     }
 
     @Test func limiterStateSurvivesARestart() throws {
-        let daemon = try DaemonProcess(config: """
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode("""
             [limiter]
             free_per_user = 2
             base_delay = 60
-            """)
+            """))
         let admin = try daemon.connectAdmin()
         let token = try admin.enroll(user: "alice")
         let wrong = token.wrongCode(avoiding: 0...20)

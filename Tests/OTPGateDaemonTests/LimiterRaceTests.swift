@@ -24,13 +24,13 @@ struct LimiterRaceTests {
     }
 
     @Test func sixtyParallelGuessesFromOneHostGetThree() throws {
-        let daemon = try DaemonProcess(config: """
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode("""
             [limiter]
             free_per_host = 3
             free_per_user = 1000
             [server]
             worker_threads = 16
-            """)
+            """))
         let admin = try daemon.connectAdmin()
         let token = try admin.enroll(user: "alice")
         let outcomes = Self.wrongInParallel(60, daemon: daemon, user: "alice", rhost: "203.0.113.9", code: token.wrongCode(avoiding: 0...20))
@@ -40,14 +40,14 @@ struct LimiterRaceTests {
     }
 
     @Test func theLockoutCapOfOneHundredIsExact() throws {
-        let daemon = try DaemonProcess(config: """
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode("""
             [limiter]
             free_per_host = 1000
             free_per_user = 1000
             lockout_failures = 100
             [server]
             worker_threads = 16
-            """)
+            """))
         let admin = try daemon.connectAdmin()
         let token = try admin.enroll(user: "alice")
         let wrong = token.wrongCode(avoiding: 0...20)

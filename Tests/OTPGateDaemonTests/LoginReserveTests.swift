@@ -21,7 +21,7 @@ extension Floods {
             """
 
         @Test func loginsGetThroughSlotsFilledByOtherUsersAndByIdleRootConnections() throws {
-            let daemon = try DaemonProcess(config: Self.config)
+            let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode(Self.config))
             let admin = try daemon.connectAdmin()
             let token = try admin.enroll(user: "root", kind: .hotp)
 

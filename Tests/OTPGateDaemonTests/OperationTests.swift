@@ -14,7 +14,7 @@ struct OperationTests {
     /// stops even root): fail closed, and the code is not used up.
     @Test(.enabled(if: geteuid() == 0, "chattr +i needs root"))
     func unavailableWhenTheStoreCannotBeWritten() throws {
-        let daemon = try DaemonProcess()
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode())
         let admin = try daemon.connectAdmin()
         let token = try admin.enroll(user: "alice")
         let wal = daemon.storePath + "-wal"

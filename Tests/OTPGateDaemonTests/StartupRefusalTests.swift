@@ -10,7 +10,7 @@ import Testing
 struct StartupRefusalTests {
     /// A daemon whose first run created the key and a store with a user in it.
     static func daemonWithStore() throws -> DaemonProcess {
-        let daemon = try DaemonProcess()
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode())
         _ = try daemon.connectAdmin().enroll(user: "alice")
         #expect(daemon.stop() == 0)
         return daemon
@@ -107,7 +107,7 @@ struct StartupRefusalTests {
     }
 
     @Test func filesHaveTheDocumentedModes() throws {
-        let daemon = try DaemonProcess()
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode())
         _ = try daemon.connectAdmin().enroll(user: "alice")
         func mode(_ path: String) -> mode_t? {
             var st = stat()

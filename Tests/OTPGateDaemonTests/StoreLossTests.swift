@@ -91,7 +91,7 @@ struct StoreLossTests {
     }
 
     @Test func aRestoredOlderStoreIsRefusedUnlessAccepted() throws {
-        let daemon = try DaemonProcess()
+        let daemon = try DaemonProcess(config: DaemonProcess.oneRecoveryCode())
         let token = try daemon.connectAdmin().enroll(user: "alice")
         #expect(daemon.stop() == 0)
         // A backup of the store alone (as a restore of /var/lib/otpgate would bring back).

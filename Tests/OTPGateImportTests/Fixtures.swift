@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import OTPGateTestSupport
 
 /// Temporary files for the parser tests, and the real google-authenticator tool.
 enum Fixtures {
@@ -16,25 +17,12 @@ enum Fixtures {
 
     static func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
 
-    /// Runs a program; throws unless it exits 0.
+    /// Runs a program (OTPGateTestSupport's spawner); throws unless it exits 0.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], stdin: String = "") throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin.utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw FixtureError("\(executable) \(arguments): \(text)") }
-        return text
+        let result = try Command.run(executable, arguments, stdin: stdin)
+        guard result.status == 0 else { throw FixtureError("\(executable) \(arguments): \(result)") }
+        return result.stdout
     }
 
     /// A ~/.google_authenticator written by the real `google-authenticator` with `flags`.
@@ -47,9 +35,4 @@ enum Fixtures {
     static func oathtool(_ arguments: [String]) throws -> String {
         try run("/usr/bin/oathtool", arguments).trimmingCharacters(in: .whitespacesAndNewlines)
     }
-}
-
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

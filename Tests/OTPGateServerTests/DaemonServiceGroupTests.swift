@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import OTPGateProtocol
+import OTPGateTestSupport
 @testable import OTPGateServer
 import ServiceLifecycle
 import Synchronization

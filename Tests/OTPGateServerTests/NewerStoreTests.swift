@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import OTPGateTestSupport
 @testable import OTPGateServer
 @testable import OTPGateStore
 import Testing
@@ -91,7 +92,7 @@ struct NewerStoreTests {
         let store = state + "/store/otpgate.db"
 
         let first = try ChildProgram(ChildProgram.otpgated, ["--state-dir", state], environment: ["NOTIFY_SOCKET": notify.path])
-        #expect(notify.receive() == "READY=1", "the control start did not get ready")
+        #expect(notify.receive(timeout: .seconds(30)) == "READY=1", "the control start did not get ready")
         first.send(signal: SIGTERM)
         #expect(first.wait() == 0, "\(first.stderrText)")
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import OTPGateProtocol
+import OTPGateTestSupport
 @testable import OTPGateServer
 import Testing
 
@@ -34,7 +35,7 @@ struct SocketActivationTests {
         // The first connection starts the daemon; it waits in the backlog meanwhile.
         let early = try LineSocket(path: publicPath)
         try early.send(Request(id: "early", payload: .health).line)
-        #expect(notify.receive() == "READY=1", "\(child.stderrText)")
+        #expect(notify.receive(timeout: .seconds(30)) == "READY=1", "\(child.stderrText)")
         let reply = try Reply.parse(line: Array(try #require(try early.readLine()).utf8))
         #expect(reply.id == "early")
         #expect(try reply.result(HealthResult.self).store == "ok")
@@ -48,7 +49,7 @@ struct SocketActivationTests {
         #expect(!FileManager.default.fileExists(atPath: state + "/otpgated-admin.sock"))
 
         child.send(signal: SIGTERM)
-        #expect(notify.receive() == "STOPPING=1")
+        #expect(notify.receive(timeout: .seconds(30)) == "STOPPING=1")
         #expect(child.wait() == 0, "\(child.stderrText)")
         // Handed sockets belong to systemd: not removed.
         #expect(FileManager.default.fileExists(atPath: publicPath))

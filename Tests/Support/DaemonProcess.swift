@@ -62,9 +62,7 @@ package final class DaemonProcess: Sendable {
         if let owner {
             // The daemon cannot create its directory in a root-owned one; give it its own.
             mkdir(self.stateDirectory, 0o755)
-            // Modes set explicitly: an in-process daemon in the same test process binds
-            // its sockets under umask 0177, which would make this directory 0600.
-            chmod(self.stateDirectory, 0o755)
+            chmod(self.stateDirectory, 0o755)  // whatever the umask
             chown(self.stateDirectory, owner.uid, owner.gid)
         }
         if let config { try writeConfig(config) }
@@ -79,6 +77,16 @@ package final class DaemonProcess: Sendable {
     deinit {
         if let child = state.withLock({ $0.child }), child.isRunning { child.killAndWait() }
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// `config` with `policy.recovery_codes = 1`, for tests that enrol but do not
+    /// look at recovery codes: a first token's batch then costs one scrypt run at
+    /// production parameters instead of ten (the parameters are not configurable, and
+    /// stay so).
+    package static func oneRecoveryCode(_ config: String = "") -> String {
+        let line = "recovery_codes = 1\n"
+        guard let policy = config.range(of: "[policy]\n") else { return config + (config.isEmpty || config.hasSuffix("\n") ? "" : "\n") + "[policy]\n" + line }
+        return config.replacingCharacters(in: policy, with: "[policy]\n" + line)
     }
 
     /// Replaces the config used by the next start.
