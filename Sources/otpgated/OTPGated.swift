@@ -192,7 +192,7 @@ struct OTPGated: AsyncParsableCommand {
         return SplitStore(local: local, shared: shared, isLocal: { store.isLocal($0) })
         #else
         throw DaemonError(
-            "store.backend = \"postgres\", but this otpgated was built without the PostgreSQL store: build it with `swift build --traits Postgres` (or `make install SWIFT_FLAGS=\"--traits Postgres\"`)")
+            "store.backend = \"postgres\", but this otpgated was built without the PostgreSQL store: build it with `swift build --traits Fleet` (or `make install SWIFT_FLAGS=\"--traits Fleet\"`)")
         #endif
     }
 
