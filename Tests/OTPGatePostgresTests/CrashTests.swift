@@ -35,8 +35,9 @@ struct CrashTests {
         let lost = await inFlight
         #expect(lost.error?.code == .connectionLost, "\(String(describing: lost.error?.message))")
         #expect(lost.error?.outcome == .unknown)
-        // Ended by the broken connection, not by its 2 s deadline.
-        #expect(seconds(since: killedAt) < 1.5)
+        // Ended by the broken connection, not by its 30 s deadline (the bound leaves room
+        // for a loaded machine; a call that waited for the deadline would take 30 s).
+        #expect(seconds(since: killedAt) < 10)
 
         // While it is down: every call fails with a clear error, none past the deadline.
         for _ in 0..<5 {

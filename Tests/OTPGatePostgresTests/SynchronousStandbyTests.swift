@@ -31,7 +31,9 @@ struct SynchronousStandbyTests {
         let error = try #require(write.error, "the insert returned although no standby confirmed it")
         #expect(error.code == .deadlineExceeded)
         #expect(error.outcome == .unknown)
-        #expect(write.elapsed >= 1.45 && write.elapsed < 2.0, "ended after \(write.elapsed) s")
+        // At the deadline, not before; the upper bound leaves room for a loaded machine
+        // (the wait itself never ends by itself).
+        #expect(write.elapsed >= 1.45 && write.elapsed < 5.0, "ended after \(write.elapsed) s")
         // Still waiting for the standby (the backend does not read its socket there), not visible.
         #expect(try server.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") == "1")
         #expect(try server.psql("SELECT count(*) FROM t WHERE id = 1") == "0")
@@ -59,7 +61,7 @@ struct SynchronousStandbyTests {
         try server.psql("SELECT pg_cancel_backend(\(pid))")
         let ids = try await controlWrite
         #expect(ids == [2], "the cancelled write was reported as \(ids)")
-        #expect(seconds(since: start) < 10)
+        #expect(seconds(since: start) < 30, "the cancel did not end the wait")
         #expect(try server.psql("SELECT count(*) FROM t WHERE id = 2") == "1", "the cancelled write's row does not exist")
         // The server's own words: committed locally, maybe on no standby.
         #expect(server.log().contains("canceling wait for synchronous replication due to user request"))
