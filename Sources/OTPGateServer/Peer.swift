@@ -19,8 +19,15 @@ public struct Peer: Sendable, Hashable {
     /// uid 0, the daemon's own uid, or a member of the verify group: may verify and
     /// query any user on the public socket.
     public let isPrivileged: Bool
+    /// The relay host the request came through (the identity of its TLS certificate,
+    /// docs/RELAY.md), or nil for a caller on this host. Never taken from the request.
+    public let host: String?
 
-    public init(uid: UInt32, gid: UInt32, pid: Int32, socket: SocketKind, userName: String?, isAdmin: Bool, isPrivileged: Bool) {
+    public init(
+        uid: UInt32, gid: UInt32, pid: Int32, socket: SocketKind, userName: String?, isAdmin: Bool, isPrivileged: Bool,
+        host: String? = nil
+    ) {
+        self.host = host
         self.uid = uid
         self.gid = gid
         self.pid = pid
