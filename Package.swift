@@ -163,6 +163,8 @@ let package = Package(
             dependencies: [
                 "OTPGateServer", "OTPGateStore",
                 .target(name: "OTPGatePostgres", condition: .when(traits: ["Fleet"])),
+                .target(name: "OTPGateTLS", condition: .when(traits: ["Fleet"])),
+                .target(name: "OTPGateTierLink", condition: .when(traits: ["Fleet"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
