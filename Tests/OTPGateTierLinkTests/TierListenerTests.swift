@@ -35,7 +35,11 @@ struct TierListenerTests {
         #expect(replay.error != nil, "\(replay)")
         let events = try tier.store.auditEvents(user: "alice", since: nil, limit: 100)
         #expect(!events.isEmpty)
-        // Not yet: each audit row naming relay-a.test as its host (Peer.host is not in AuditRecord yet).
+        // The verify rows name the relay by its certificate (the limiter key, in rhost),
+        // not by the 'host' member the envelope carried.
+        let verifies = events.filter { $0.event.hasPrefix("verify.") }
+        #expect(verifies.count >= 2, "\(events)")
+        for event in verifies { #expect(event.rhost == "relay:relay-a.test/", "\(event)") }
         // A request with a 'host' member of its own: v1 ignores members it does not
         // know; it is served, and the host stays the certificate's.
         let forged = try await relay.call(envelope(#"{"v":1,"op":"status","user":"alice","host":"tier.test"}"#))
@@ -193,6 +197,36 @@ struct TierListenerTests {
         // relay-b, with a bucket of its own, is served meanwhile (it used 1 of 5).
         #expect(try await b.call(envelope(Self.status)).error == nil)
         for c in [first, second, b] { await c.close() }
+        await tier.stop()
+    }
+
+    @Test func aRelaySpendsOnlyItsOwnPerHostPartOfTheLimiter() async throws {
+        let tier = try await TierFixture.start()
+        let a = try await tier.relay(try tier.pki.client("relay-a.test"))
+        let b = try await tier.relay(try tier.pki.client("relay-b.test"))
+        let begin = try await a.call(envelope(#"{"v":1,"op":"enroll.begin","user":"carol","kind":"hotp"}"#, uid: 1001, user: "carol", privileged: false))
+        let enrollment = try #require(begin.string("enrollment"), "\(begin)")
+        let secret = try Base32.decode(try #require(begin.string("secret")))
+        let first = HOTP.codeString(secret: secret, counter: 0, algorithm: .sha1, digits: 6)
+        let confirm = try await a.call(
+            envelope(#"{"v":1,"op":"enroll.confirm","user":"carol","enrollment":"\#(enrollment)","code":"\#(first)"}"#, uid: 1001, user: "carol", privileged: false))
+        #expect(confirm.string("token") != nil, "\(confirm)")
+        let valid = Set((0...40).map { HOTP.codeString(secret: secret, counter: UInt64($0), algorithm: .sha1, digits: 6) })
+        let wrong = try #require((100_000...999_999).lazy.map(String.init).first { !valid.contains($0) })
+        let guess = envelope(#"{"v":1,"op":"verify","user":"carol","code":"\#(wrong)","service":"sshd","rhost":"198.51.100.7"}"#)
+        // relay-a spends the per-host part of 198.51.100.7 (3 free failures) …
+        var limitedOnA = false
+        for _ in 0..<6 {
+            let reply = try await a.call(guess)
+            #expect(reply.error != nil, "\(reply)")
+            if reply.error == "rate_limited" { limitedOnA = true; break }
+        }
+        #expect(limitedOnA)
+        // … which is not relay-b's part for the same claimed rhost: its guess is evaluated.
+        let onB = try await b.call(guess)
+        #expect(onB.error != nil && onB.error != "rate_limited", "\(onB)")
+        await a.close()
+        await b.close()
         await tier.stop()
     }
 }
