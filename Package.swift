@@ -144,11 +144,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The tier's TLS listener for relays (docs/RELAY.md): the same request path as
+        // the public socket behind TLS 1.3 with client certificates. Trait Fleet only.
+        .target(
+            name: "OTPGateTierLink",
+            dependencies: [
+                "OTPGateServer", "OTPGateTLS", "OTPGateProtocol", "OTPGateConfig", "OTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "otpgated",
             dependencies: [
                 "OTPGateServer", "OTPGateStore",
                 .target(name: "OTPGatePostgres", condition: .when(traits: ["Fleet"])),
+                .target(name: "OTPGateTLS", condition: .when(traits: ["Fleet"])),
+                .target(name: "OTPGateTierLink", condition: .when(traits: ["Fleet"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -299,6 +315,19 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Real TLS over loopback against an in-process tier (SQLite store).
+        .testTarget(
+            name: "OTPGateTierLinkTests",
+            dependencies: [
+                "OTPGateTierLink", "OTPGateTLS", "OTPGateServer", "OTPGateStore", "OTPGateStoreContract", "OTPGateProtocol",
+                "OTPCore", "OTPGateTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -10,7 +10,7 @@ option or a config key added later without documentation fails `make test`.
   options as --OPTION;
 - every otpgated option appears in otpgated(8);
 - every module option in pam/pam_otpgate.c's option parser appears in pam_otpgate(8);
-- every config key ServerConfig and StoreSettings read appears in its [table] section of
+- every config key ServerConfig, StoreSettings and TierListenerSettings read appears in its [table] section of
   otpgated.toml(5).
 It then removes one documented option from a copy of each page and checks that the
 same comparison fails (a control: the check can fail).
@@ -61,7 +61,7 @@ def module_options():
 
 
 def config_keys():
-    source = "".join(open(f"Sources/OTPGateConfig/{f}.swift").read() for f in ["ServerConfig", "StoreSettings"])
+    source = "".join(open(f"Sources/OTPGateConfig/{f}.swift").read() for f in ["ServerConfig", "StoreSettings", "TierListenerSettings"])
     keys = sorted(set(re.findall(r'"([a-z_]+(?:\.[a-z_]+)*)\.([a-z_]+)"', source)))
     if len(keys) < 10:
         problems.append(f"ServerConfig.swift: found only {keys}; has its form changed?")

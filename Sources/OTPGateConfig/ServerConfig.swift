@@ -58,6 +58,9 @@ public struct ServerConfig: Sendable, Equatable {
     // [store], [store.postgres]
     public var store = StoreSettings()
 
+    // [tier_listener]: nil when the table is absent (no TLS listener for relays).
+    public var tierListener: TierListenerSettings?
+
     // [audit]
     /// Events older than this many days are deleted (0: kept by age forever).
     public var auditMaxAgeDays = 400
@@ -123,6 +126,8 @@ public struct ServerConfig: Sendable, Equatable {
         if let v = try r.integer("audit.refusal_window", Int64(0)...86_400) { refusalAuditWindow = v }
         if let v = try r.integer("audit.prune_interval", Int64(10)...86_400) { auditPruneInterval = v }
         try store.read(&r, name: name)
+        var tier = TierListenerSettings()
+        if try tier.read(&r, name: name) { tierListener = tier }
         try r.rejectUnknownKeys()
         guard reservedConnections < maxConnections else {
             throw ConfigError("\(name): server.reserved_connections must be below server.max_connections")

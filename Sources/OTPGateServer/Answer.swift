@@ -9,7 +9,7 @@ public struct Answer: Sendable {
     public let reply: Reply
     let secrets: [String: SecretMember]
 
-    init(_ reply: Reply) {
+    public init(_ reply: Reply) {
         self.reply = reply
         self.secrets = [:]
     }

@@ -1,5 +1,5 @@
 import OTPCore
-import OTPGateProtocol
+public import OTPGateProtocol
 
 extension Request {
     /// Zeroes the codes and secrets this request carried, in the String storage that
@@ -8,7 +8,7 @@ extension Request {
     /// The request line they were parsed from is zeroed already (ConnectionHandler).
     /// Strings of up to 15 bytes (one-time and scratch codes) are not in the heap
     /// and are left (see `String.wipeSharedStorage`).
-    func wipeSecrets() {
+    public func wipeSecrets() {
         switch payload {
         case .verify(let r): r.code.wipeSharedStorage()
         case .verifyCandidates(let r): r.codes.forEach { $0.wipeSharedStorage() }

@@ -12,7 +12,7 @@ extension RequestHandler {
     /// sudo and login run it as root) that names a remote host: an unprivileged caller
     /// can claim any `rhost`. It is never honoured while the user is rate-limited.
     func verifyPrecheck(_ r: VerifyPrecheckRequest, id: String?, peer: Peer, now: Int64) throws -> Reply {
-        let rhost = r.rhost.flatMap { $0.isEmpty ? nil : $0 }
+        let rhost = peer.limiterHost(r.rhost)
         let state = try store.precheckState(user: r.user, rhost: rhost, now: now)
         let result: VerifyPrecheckResult
         if !state.enrolled {

@@ -36,7 +36,7 @@ extension RequestHandler {
     func checkCandidates(
         _ codes: [String], user: String, peer: Peer, context: Context, now: Int64
     ) throws -> (outcome: CodeOutcome, index: Int?) {
-        let rhost = context.rhost.flatMap { $0.isEmpty ? nil : $0 }
+        let rhost = peer.limiterHost(context.rhost)
         // One read snapshot for the tokens, the recovery count and the limiter rows.
         let snapshot = try store.verificationContext(user: user, rhost: rhost, now: now)
         let tokens = snapshot.tokens

@@ -1,8 +1,8 @@
-import NIOCore
-import OTPGateProtocol
+public import NIOCore
+public import OTPGateProtocol
 
 /// One unit of the request stream, as the pipeline hands it to `ConnectionHandler`.
-enum RequestFrame {
+public enum RequestFrame {
     /// A complete line, without its "\n".
     case line(ByteBuffer)
     /// The current line passed the limit: the stream is no longer framed.
@@ -16,19 +16,19 @@ enum RequestFrame {
 ///
 /// The bytes of a line it passes on are zeroed in the cumulation buffer once they are
 /// copied out: request lines carry one-time and recovery codes.
-struct RequestLineDecoder: ByteToMessageDecoder {
-    typealias InboundOut = RequestFrame
+public struct RequestLineDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = RequestFrame
 
-    let maxLineBytes: Int
+    public let maxLineBytes: Int
     private var broken = false
     /// Where the search for "\n" resumes: the bytes before it were searched already.
     private var searched = 0
 
-    init(maxLineBytes: Int = ProtocolLimits.maxRequestLineBytes) {
+    public init(maxLineBytes: Int = ProtocolLimits.maxRequestLineBytes) {
         self.maxLineBytes = maxLineBytes
     }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         if broken {
             buffer.moveReaderIndex(to: buffer.writerIndex)
             return .needMoreData
@@ -51,7 +51,7 @@ struct RequestLineDecoder: ByteToMessageDecoder {
 
     /// At end of input a partial line is dropped, as a client that hangs up mid-line
     /// asked for nothing; complete lines before it are still served.
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
         Self.wipe(&buffer, length: buffer.readableBytes)
         buffer.moveReaderIndex(to: buffer.writerIndex)

@@ -163,12 +163,14 @@ struct OTPGated: AsyncParsableCommand {
             config: settings, handler: handler, sockets: sockets, logger: logger, group: group, pool: pool,
             onReady: { SystemdNotify.send("READY=1", environment: environment) },
             onStopping: { SystemdNotify.send("STOPPING=1", environment: environment) })
+        // [tier_listener]: the TLS listener for relays (TierLink.swift, trait Fleet).
+        let tierLink = try TierLink.services(settings: settings, configPath: configPath, handler: handler, group: group, logger: logger)
         let services = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: HangupHandler(configPath: configPath, running: configFile, logFile: logFile, logger: logger)),
-                ] + daemon.housekeeping(environment: environment),
+                ] + daemon.housekeeping(environment: environment) + tierLink,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await services.run()
