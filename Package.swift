@@ -132,11 +132,27 @@ let package = Package(
             resources: [.embedInCode("SQL")],
             swiftSettings: swiftSettings
         ),
+        // The relay (`mode = "relay"`): answers local callers by asking the verifier
+        // tier over TLS (docs/RELAY.md). Built only with the Fleet trait.
+        .target(
+            name: "OTPGateRelay",
+            dependencies: [
+                "OTPGateServer", "OTPGateProtocol", "OTPGateConfig", "OTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "otpgated",
             dependencies: [
                 "OTPGateServer", "OTPGateStore",
                 .target(name: "OTPGatePostgres", condition: .when(traits: ["Fleet"])),
+                .target(name: "OTPGateRelay", condition: .when(traits: ["Fleet"])),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Fleet"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -275,6 +291,19 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The relay against a real TLS server in the test: endpoint order, the one
+        // deadline, unknown outcomes.
+        .testTarget(
+            name: "OTPGateRelayTests",
+            dependencies: [
+                "OTPGateRelay", "OTPGateServer", "OTPGateProtocol", "OTPGateConfig", "OTPCore", "OTPGateTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

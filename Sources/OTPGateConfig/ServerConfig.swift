@@ -3,6 +3,14 @@ import OTPGateProtocol
 /// Everything otpgated can be told, with the defaults documented in
 /// etc/otpgate/otpgated.toml. Paths are absolute.
 public struct ServerConfig: Sendable, Equatable {
+    /// `mode`: this host's store answers (`local`), or the verifier tier (`relay`).
+    public var mode = RelaySettings.Mode.local
+    // [relay]
+    public var relay = RelaySettings()
+    /// Whether the file sets `[store] local_users`. A relay keeps break-glass users
+    /// (and so a store and a key of its own) only when it does.
+    public var listsLocalUsers = false
+
     // [paths]
     public var stateDirectory = "/var/lib/otpgate"
     public var keyFile = "/etc/otpgate/keys/master.key"
@@ -71,6 +79,10 @@ public struct ServerConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The users a relay answers from its own store; every other user goes to the
+    /// tier. None unless the file lists `[store] local_users` (root is then among them).
+    public var relayLocalUsers: [String] { mode == .relay && listsLocalUsers ? store.localUsers : [] }
+
     /// `--state-dir DIR`: the store, the key and both sockets under DIR. The store
     /// gets its own subdirectory, which is 0700, while DIR stays reachable for the
     /// public socket.
@@ -86,6 +98,12 @@ public struct ServerConfig: Sendable, Equatable {
     public init(parsing text: String, name: String) throws(ConfigError) {
         var r = ConfigReader(file: try ConfigFile(parsing: text, name: name), name: name)
         self.init()
+        if let v = try r.string("mode") {
+            guard let m = RelaySettings.Mode(rawValue: v) else {
+                throw ConfigError("\(r.at("mode")) must be \"local\" or \"relay\"")
+            }
+            mode = m
+        }
         if let v = try r.path("paths.state_dir") { stateDirectory = v }
         if let v = try r.path("paths.key_file") { keyFile = v }
         if let v = try r.path("paths.generation_file") { generationFile = v }
@@ -123,7 +141,13 @@ public struct ServerConfig: Sendable, Equatable {
         if let v = try r.integer("audit.refusal_window", Int64(0)...86_400) { refusalAuditWindow = v }
         if let v = try r.integer("audit.prune_interval", Int64(10)...86_400) { auditPruneInterval = v }
         try store.read(&r, name: name)
+        listsLocalUsers = r.file.values["store.local_users"] != nil
+        try relay.read(&r, mode: mode, name: name)
         try r.rejectUnknownKeys()
+        if mode == .relay, store.backend != .sqlite {
+            throw ConfigError(
+                "\(name): mode = \"relay\" holds no store of fleet users: remove store.backend = \"\(store.backend.rawValue)\" (the tier's nodes have it)")
+        }
         guard reservedConnections < maxConnections else {
             throw ConfigError("\(name): server.reserved_connections must be below server.max_connections")
         }

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 import OTPCore
 
 extension ByteBuffer {
@@ -7,7 +7,7 @@ extension ByteBuffer {
     /// `setRepeatingByte` would not do: while another copy holds the storage (NIO's
     /// own, a captured one, the frame a line came in) it copies first and zeroes the
     /// copy, leaving the bytes where they were.
-    func wipeInPlace(count: Int? = nil) {
+    public func wipeInPlace(count: Int? = nil) {
         withUnsafeReadableBytes { bytes in
             let n = Swift.min(count ?? bytes.count, bytes.count)
             SecretBytes.wipe(UnsafeMutableRawBufferPointer(mutating: UnsafeRawBufferPointer(rebasing: bytes.prefix(n))))

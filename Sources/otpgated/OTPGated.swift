@@ -122,6 +122,16 @@ struct OTPGated: AsyncParsableCommand {
         raiseFileLimit()
 
         let environment = ProcessInfo.processInfo.environment
+        if settings.mode == .relay {
+            #if Fleet
+            return try await RelayMode.run(
+                settings: settings, flags: self, configPath: configPath, configFile: configFile, logFile: logFile,
+                environment: environment, logger: logger)
+            #else
+            throw DaemonError(
+                "mode = \"relay\", but this otpgated was built without the relay: build it with `swift build --traits Fleet` (or `make install SWIFT_FLAGS=\"--traits Fleet\"`)")
+            #endif
+        }
         let (key, keySource, keyCreated) = try DaemonSetup.loadOrCreateKey(
             config: settings, credentialsDirectory: environment["CREDENTIALS_DIRECTORY"], logger: logger)
         let (store, created) = try DaemonSetup.openStore(
@@ -177,7 +187,7 @@ struct OTPGated: AsyncParsableCommand {
         return SplitStore(local: local, shared: shared, isLocal: { store.isLocal($0) })
         #else
         throw DaemonError(
-            "store.backend = \"postgres\", but this otpgated was built without the PostgreSQL store: build it with `swift build --traits Postgres` (or `make install SWIFT_FLAGS=\"--traits Postgres\"`)")
+            "store.backend = \"postgres\", but this otpgated was built without the PostgreSQL store: build it with `swift build --traits Fleet` (or `make install SWIFT_FLAGS=\"--traits Fleet\"`)")
         #endif
     }
 
