@@ -7,9 +7,6 @@ public struct ServerConfig: Sendable, Equatable {
     public var mode = RelaySettings.Mode.local
     // [relay]
     public var relay = RelaySettings()
-    /// Whether the file sets `[store] local_users`. A relay keeps break-glass users
-    /// (and so a store and a key of its own) only when it does.
-    public var listsLocalUsers = false
 
     // [paths]
     public var stateDirectory = "/var/lib/otpgate"
@@ -79,9 +76,11 @@ public struct ServerConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// The users a relay answers from its own store; every other user goes to the
-    /// tier. None unless the file lists `[store] local_users` (root is then among them).
-    public var relayLocalUsers: [String] { mode == .relay && listsLocalUsers ? store.localUsers : [] }
+    /// The users a relay answers from its own store (`[store] local_users`, root
+    /// always among them, as on a tier node); every other user goes to the tier.
+    /// Root stays local because a fleet-wide "root" on the tier would let one host's
+    /// root token open root on every host.
+    public var relayLocalUsers: [String] { mode == .relay ? store.localUsers : [] }
 
     /// `--state-dir DIR`: the store, the key and both sockets under DIR. The store
     /// gets its own subdirectory, which is 0700, while DIR stays reachable for the
@@ -141,7 +140,6 @@ public struct ServerConfig: Sendable, Equatable {
         if let v = try r.integer("audit.refusal_window", Int64(0)...86_400) { refusalAuditWindow = v }
         if let v = try r.integer("audit.prune_interval", Int64(10)...86_400) { auditPruneInterval = v }
         try store.read(&r, name: name)
-        listsLocalUsers = r.file.values["store.local_users"] != nil
         try relay.read(&r, mode: mode, name: name)
         try r.rejectUnknownKeys()
         if mode == .relay, store.backend != .sqlite {

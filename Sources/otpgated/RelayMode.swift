@@ -11,8 +11,8 @@ import ServiceLifecycle
 import UnixSignals
 
 /// `mode = "relay"`: the same two sockets, answered by asking the verifier tier
-/// (docs/RELAY.md). No fleet key and no store of fleet users: only, when the config
-/// lists `[store] local_users`, this host's own key and SQLite store for them.
+/// (docs/RELAY.md). No fleet key and no store of fleet users: only this host's own
+/// key and SQLite store for its local users (`[store] local_users`, root always).
 enum RelayMode {
     static func run(
         settings: ServerConfig, flags: OTPGated, configPath: String?, configFile: ConfigFile?, logFile: LogFile?,

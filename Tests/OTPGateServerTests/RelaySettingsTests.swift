@@ -26,11 +26,11 @@ struct RelaySettingsTests {
         #expect(r.caFile == "/etc/otpgate/ca.pem" && r.certificateFile == "/etc/otpgate/web1.pem")
         #expect(r.keyFile == "/etc/otpgate/keys/web1.key")
         #expect(r.deadlineMilliseconds == 2000 && r.pamTimeout == 3 && r.connectionsPerEndpoint == 2)
-        // No local users listed: a relay keeps no store, not even for root.
-        #expect(config.relayLocalUsers.isEmpty)
+        // root is always local, on a relay as on a tier node.
+        #expect(config.relayLocalUsers == ["root"])
     }
 
-    @Test func localUsersAreKeptOnlyWhenListed() throws {
+    @Test func localUsersAreTheStoresList() throws {
         let config = try ServerConfig(parsing: """
             mode = "relay"
             [store]
