@@ -98,7 +98,7 @@ class Namespace:
         sh("ip", "netns", "add", name)
         T.cleanup.add(f"remove namespace {name}", sh, "ip", "netns", "del", name)
         sh("ip", "link", "add", self.host_end, "type", "veth", "peer", "name", self.ns_end)
-        T.cleanup.add(f"remove veth {self.host_end}", sh, "ip", "link", "del", self.host_end, check_=False)
+        T.cleanup.add(f"remove veth {self.host_end}", lambda: sh("ip", "link", "del", self.host_end, check_=False))
         sh("ip", "link", "set", self.ns_end, "netns", name)
         sh("ip", "addr", "add", f"{self.tier_address}/30", "dev", self.host_end)
         sh("ip", "link", "set", self.host_end, "up")
