@@ -16,7 +16,7 @@ RELEASE     = -c release --static-swift-stdlib $(SWIFT_FLAGS)
 # Packages needed to build (headers and libraries) and to test (peers, tools).
 BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev libqrencode-dev scdoc
 DEB_DEPS    = debhelper dpkg-dev lintian
-TEST_DEPS   = oathtool strace gdb libpam-google-authenticator libpam-oath socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin tmux imagemagick man-db bash-completion logrotate postgresql $(DEB_DEPS)
+TEST_DEPS   = oathtool iproute2 openssl strace gdb libpam-google-authenticator libpam-oath socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin tmux imagemagick man-db bash-completion logrotate postgresql $(DEB_DEPS)
 
 .PHONY: all build test test-pg deps test-deps toolchain release man deb bench install uninstall clean
 
