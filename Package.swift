@@ -167,7 +167,8 @@ let package = Package(
             dependencies: [
                 // Never the store or the server: `swift build --product otpgate` builds
                 // no GRDB and no ServiceLifecycle (README, layout).
-                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateConfig", "OTPGateVersion", "CQREncode",
+                // COpenSSL: doctor reads a relay's certificate (libcrypto, already linked by OTPCore).
+                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateConfig", "OTPGateVersion", "CQREncode", "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "OTPGateImport",
             ],

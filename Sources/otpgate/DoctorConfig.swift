@@ -8,6 +8,8 @@ struct DoctorConfig {
     var stateDirectory: String
     var databasePath: String
     var socketPath: String
+    var mode = RelaySettings.Mode.local
+    var relay = RelaySettings()
 
     /// The file's settings, or the built-in defaults when it does not exist; and the
     /// finding that says which.
@@ -25,6 +27,7 @@ struct DoctorConfig {
             finding = DoctorFinding(.ok, "no \(path): built-in defaults apply")
         }
         return (DoctorConfig(keyFile: settings.keyFile, stateDirectory: settings.stateDirectory,
-                             databasePath: settings.databasePath, socketPath: settings.socketPath), finding)
+                             databasePath: settings.databasePath, socketPath: settings.socketPath,
+                             mode: settings.mode, relay: settings.relay), finding)
     }
 }
