@@ -27,7 +27,10 @@ Checks, each with what would make it fail or a control that must:
 - tier node A killed: relay A's next login goes to node B (health names B);
 - a relay with a certificate from another CA gets unavailable, never ok, while a
   relay in the same namespace with a trusted certificate logs in (control);
-- admin operations through a relay are refused, naming the tier.
+- admin operations through a relay are refused, naming the tier (those on a local
+  user are the relay's own store's);
+- root, a local user, enrols and logs in on the relay's own store with no tier at
+  all (control: a tier user's verify is unavailable then).
 
 Until this build's otpgated has the tier listener, the test says SKIP for the parts
 that need it and runs the rest (a relay with no tier: unavailable within the
@@ -438,6 +441,12 @@ def no_tier_checks(work, ns, ca):
               f"its health says mode relay, the tier unavailable: {h}")
         reply = call(r.admin, {"v": 1, "op": "admin.list"})
         check(reply.get("error") == "forbidden", f"admin.list on a relay is refused: {reply}")
+        # Break-glass: root is local on a relay, its factor in the relay's own store.
+        root_secret = tierfixture.enrol_hotp(r, "root")
+        reply = call(r.admin, {"v": 1, "op": "verify", "user": "root", "code": hotp(root_secret, 1), "service": "sshd"})
+        check(code_of(reply) == "ok", f"with no tier at all, root (a local user) enrols and logs in on the relay's own store: {reply}")
+        reply = call(r.admin, {"v": 1, "op": "admin.unlock", "user": "root"})
+        check(reply.get("ok") is True, f"admin operations on a local user are served by the relay's own store: {reply}")
         print(f"     relay state directory: {sorted(os.listdir(r.state))}")
     finally:
         r.stop()
