@@ -26,9 +26,10 @@ final class TierConnection: Sendable {
             var buffer = channel.allocator.buffer(capacity: line.utf8.count)
             buffer.writeString(line)
             channel.writeAndFlush(buffer).whenComplete { _ in buffer.wipeInPlace() }
-            // At the deadline the connection is closed, which fails the promise (an
-            // unknown outcome): the relay never waits past it.
-            let timer = loop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+            // At the deadline the exchange fails at once (an unknown outcome) and the
+            // connection is closed: the relay never waits past it, not even for the
+            // TLS close, which a hung or cut-off node never acknowledges.
+            let timer = loop.scheduleTask(deadline: deadline) { handler.value.abandon("no reply within the deadline") }
             promise.futureResult.whenComplete { _ in timer.cancel() }
             return promise.futureResult
         }

@@ -100,7 +100,7 @@ final class TierEndpoint: Sendable {
         }
         let handshake: EventLoopFuture<(Void, NIOLoopBound<TierReplyHandler>)> = channel.eventLoop.flatSubmit {
             let handler = try! channel.pipeline.syncOperations.handler(type: TierReplyHandler.self)
-            let timer = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+            let timer = channel.eventLoop.scheduleTask(deadline: deadline) { handler.abandon("no time left for the TLS handshake") }
             return handler.handshake.futureResult.always { _ in timer.cancel() }.map {
                 ((), NIOLoopBound(handler, eventLoop: channel.eventLoop))
             }

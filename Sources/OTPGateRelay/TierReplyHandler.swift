@@ -17,6 +17,7 @@ final class TierReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var pending: EventLoopPromise<SecretBytes>?
     private var line = SecretBytes(capacity: 0)
     private let maxLineBytes: Int
+    private var context: ChannelHandlerContext?
 
     init(handshake: EventLoopPromise<Void>, maxLineBytes: Int) {
         self.handshake = handshake
@@ -64,9 +65,22 @@ final class TierReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
         promise.succeed(complete)
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
     /// A connection that never became active (connect failed) ends here.
     func handlerRemoved(context: ChannelHandlerContext) {
         finish(TierLinkError("the connection to the tier node was closed"))
+        self.context = nil
+    }
+
+    /// The deadline passed: fails the handshake or the exchange at once and closes
+    /// the connection. At once, not when the close completes: closing a TLS
+    /// connection waits for the peer's close_notify (seconds, on a cut link).
+    func abandon(_ why: String) {
+        finish(TierLinkError(why))
+        context?.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -156,6 +156,19 @@ struct RelayTests {
         #expect(second.lines.isEmpty)
     }
 
+    @Test func aHungNodeIsUnavailableWithinTheDeadlineNotWhenItsTLSCloseCompletes() throws {
+        // The node stops (its loop blocked 3 s) after reading: it neither answers nor
+        // acknowledges the TLS close. Waiting for the close would take until it wakes.
+        let tier = try TestTier(.hang(milliseconds: 3000))
+        defer { tier.stop() }
+        let relay = try relay([tier.port], deadline: 600)
+        defer { relay.close() }
+        let start = ContinuousClock.now
+        #expect(code(relay.handle(verify(), peer: alice)) == "unavailable")
+        let took = ContinuousClock.now - start
+        #expect(took >= .milliseconds(550) && took < .milliseconds(1100), "\(took)")
+    }
+
     @Test func aNodeThatClosesAfterReadingIsAnUnknownOutcomeToo() throws {
         let first = try TestTier(.closeAfterReading)
         let second = try TestTier(.answer(Self.ok))

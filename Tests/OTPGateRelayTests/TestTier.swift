@@ -15,6 +15,9 @@ final class TestTier: Sendable {
         case silent
         /// Reads the line and closes the connection.
         case closeAfterReading
+        /// Reads the line and then hangs (its event loop blocked) this long: a node
+        /// that neither answers nor acknowledges a close.
+        case hang(milliseconds: UInt32)
     }
 
     let channel: any Channel
@@ -103,6 +106,7 @@ private final class LineHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: reply + "\n")), promise: nil)
         case .silent: break
         case .closeAfterReading: context.close(promise: nil)
+        case .hang(let ms): usleep(ms * 1000)
         }
     }
 

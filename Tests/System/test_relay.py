@@ -195,7 +195,9 @@ def call_as(user, path, obj):
     code = ("import json,socket,sys\ns=socket.socket(socket.AF_UNIX);s.settimeout(10);s.connect(sys.argv[1])\n"
             "s.sendall(sys.argv[2].encode()+b'\\n');d=b''\n"
             "while not d.endswith(b'\\n'):\n b=s.recv(65536)\n if not b: break\n d+=b\nsys.stdout.write(d.decode())")
-    r = subprocess.run([sys.executable, "-c", code, path, tierfixture.json.dumps(obj)], user=user, capture_output=True,
+    # The system's python: the user may not be able to run this one (a pyenv in /root).
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    r = subprocess.run([python, "-c", code, path, tierfixture.json.dumps(obj)], user=user, capture_output=True,
                        text=True, timeout=20, env=ENV)
     if r.returncode != 0:
         raise RuntimeError(f"call as {user}: {r.stderr.strip()}")
