@@ -27,6 +27,10 @@ public struct RelaySettings: Sendable, Equatable {
     /// tier's reply: connecting, the handshake, sending and receiving. Must be below
     /// the PAM module's timeout, so the module hears `unavailable` and not silence.
     public var deadlineMilliseconds = 2500
+    /// The same for the self-service operations (enrolment, recovery codes, token
+    /// changes): no PAM module waits for them (the CLI waits 30 s), and the tier hashes
+    /// recovery codes with scrypt for some, which takes seconds on a busy node.
+    public var selfServiceDeadlineMilliseconds = 10_000
     /// The PAM module's `timeout=` on this host (seconds; the module's default is 5).
     /// Only for the check above: the daemon cannot read every PAM service's line
     /// (`otpgate admin doctor` does).
@@ -93,6 +97,7 @@ extension RelaySettings {
         if let v = try r.path("relay.certificate_file") { certificateFile = v }
         if let v = try r.path("relay.key_file") { keyFile = v }
         if let v = try r.integer("relay.deadline", 100...60_000) { deadlineMilliseconds = v }
+        if let v = try r.integer("relay.self_service_deadline", 100...60_000) { selfServiceDeadlineMilliseconds = v }
         if let v = try r.integer("relay.pam_timeout", 1...60) { pamTimeout = v }
         if let v = try r.integer("relay.connections_per_endpoint", 1...64) { connectionsPerEndpoint = v }
         guard deadlineMilliseconds < pamTimeout * 1000 else {

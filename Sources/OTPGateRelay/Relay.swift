@@ -18,7 +18,8 @@ public import OTPGateServer
 ///   kernel's credentials of the local connection.
 ///
 /// One deadline, from the moment `handle` is called, bounds the whole request:
-/// connecting, the TLS handshake, sending and receiving. Endpoints are asked in
+/// connecting, the TLS handshake, sending and receiving (`relay.deadline` for what a
+/// login waits for, `relay.self_service_deadline` for enrolment and the like). Endpoints are asked in
 /// order, and the next one only while no byte of the request can have reached one
 /// before it; once written, any failure is an unknown outcome, answered
 /// `unavailable` and never asked again elsewhere (it could count a failure twice or
@@ -26,6 +27,7 @@ public import OTPGateServer
 public final class Relay: RequestResponder {
     let endpoints: [TierEndpoint]
     let deadline: TimeAmount
+    let selfServiceDeadline: TimeAmount
     let local: RequestHandler?
     let localUsers: Set<String>
     let logger: Logger
@@ -42,6 +44,7 @@ public final class Relay: RequestResponder {
             TierEndpoint($0, tls: tls, group: group, kept: settings.connectionsPerEndpoint)
         }
         self.deadline = .milliseconds(Int64(settings.deadlineMilliseconds))
+        self.selfServiceDeadline = .milliseconds(Int64(settings.selfServiceDeadlineMilliseconds))
         self.local = local
         self.localUsers = local == nil ? [] : Set(localUsers)
         self.logger = logger
@@ -51,8 +54,8 @@ public final class Relay: RequestResponder {
     }
 
     public func handle(_ request: Request, peer: Peer) -> Answer {
-        let deadline = NIODeadline.now() + self.deadline
         let op = request.operation
+        let deadline = NIODeadline.now() + (Self.onTheLoginPath(op) ? self.deadline : selfServiceDeadline)
         // The local users' factors live only here, so their admin operations too.
         if let user = request.payload.user, localUsers.contains(user), let local {
             return local.handle(request, peer: peer)
@@ -73,6 +76,15 @@ public final class Relay: RequestResponder {
             return Answer(.failure(id: request.id, code: .unavailable, message: "no tier node could be reached; try again later"))
         case .unknown:
             return Answer(.failure(id: request.id, code: .unavailable, message: "the tier did not answer; try the next code"))
+        }
+    }
+
+    /// What a PAM module (or a service checking a code) waits for, under its timeout;
+    /// the rest is self-service, which the user's CLI waits for much longer.
+    static func onTheLoginPath(_ op: WireOperation) -> Bool {
+        switch op {
+        case .verify, .verifyPrecheck, .verifyCandidates, .status, .health: true
+        default: false
         }
     }
 

@@ -13,6 +13,7 @@ struct RelaySettingsTests {
             certificate_file = "/etc/otpgate/web1.pem"
             key_file = "/etc/otpgate/keys/web1.key"
             deadline = 2000
+            self_service_deadline = 8000
             pam_timeout = 3
             connections_per_endpoint = 2
             """, name: "t.toml")
@@ -25,7 +26,7 @@ struct RelaySettingsTests {
         #expect(r.endpoints.map(\.description) == ["tier1.example.net:7443", "10.0.0.2:7443", "[fd00::3]:7443"])
         #expect(r.caFile == "/etc/otpgate/ca.pem" && r.certificateFile == "/etc/otpgate/web1.pem")
         #expect(r.keyFile == "/etc/otpgate/keys/web1.key")
-        #expect(r.deadlineMilliseconds == 2000 && r.pamTimeout == 3 && r.connectionsPerEndpoint == 2)
+        #expect(r.deadlineMilliseconds == 2000 && r.selfServiceDeadlineMilliseconds == 8000 && r.pamTimeout == 3 && r.connectionsPerEndpoint == 2)
         // root is always local, on a relay as on a tier node.
         #expect(config.relayLocalUsers == ["root"])
     }
@@ -70,6 +71,7 @@ struct RelaySettingsTests {
          "t.toml: relay.deadline (5000 ms) must be below the PAM module's timeout (relay.pam_timeout = 5 s), or the module gives up before the relay can answer 'unavailable'"),
         ("[relay]\ndeadline = 2500\npam_timeout = 2",
          "t.toml: relay.deadline (2500 ms) must be below the PAM module's timeout (relay.pam_timeout = 2 s), or the module gives up before the relay can answer 'unavailable'"),
+        ("[relay]\nself_service_deadline = 99", "t.toml:2: 'relay.self_service_deadline' must be between 100 and 60000"),
         ("[relay]\npam_timeout = 61", "t.toml:2: 'relay.pam_timeout' must be between 1 and 60"),
         ("[relay]\nconnections_per_endpoint = 0", "t.toml:2: 'relay.connections_per_endpoint' must be between 1 and 64"),
         ("[relay]\nendpoint = [\"t:1\"]", "t.toml:2: 'relay.endpoint' is not a setting otpgated knows"),
