@@ -132,12 +132,24 @@ let package = Package(
             resources: [.embedInCode("SQL")],
             swiftSettings: swiftSettings
         ),
+        // The relay link's TLS (docs/RELAY.md): certificates, keys with the master key's
+        // file checks, TLS 1.3 configurations for the tier's listener and a relay, and a
+        // peer certificate's identity. Only fleet builds link it (trait Fleet).
+        .target(
+            name: "OTPGateTLS",
+            dependencies: [
+                "OTPGateStoreContract", "COpenSSL",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The relay (`mode = "relay"`): answers local callers by asking the verifier
         // tier over TLS (docs/RELAY.md). Built only with the Fleet trait.
         .target(
             name: "OTPGateRelay",
             dependencies: [
-                "OTPGateServer", "OTPGateProtocol", "OTPGateConfig", "OTPCore",
+                "OTPGateServer", "OTPGateProtocol", "OTPGateConfig", "OTPCore", "OTPGateTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -293,6 +305,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Real TLS over loopback with certificates openssl makes at test time.
+        .testTarget(
+            name: "OTPGateTLSTests",
+            dependencies: [
+                "OTPGateTLS", "OTPGateTestSupport",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

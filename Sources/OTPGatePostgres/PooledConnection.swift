@@ -8,11 +8,14 @@ final class PooledConnection: Sendable {
     let connection: PostgresConnection
     let prepared: [String: PreparedQuery]
     let status: PostgresWriteStatus
+    /// When `status` was read from the server (a later pool refresh outranks it).
+    let checkedAt: ContinuousClock.Instant
 
-    private init(connection: PostgresConnection, prepared: [String: PreparedQuery], status: PostgresWriteStatus) {
+    private init(connection: PostgresConnection, prepared: [String: PreparedQuery], status: PostgresWriteStatus, checkedAt: ContinuousClock.Instant) {
         self.connection = connection
         self.prepared = prepared
         self.status = status
+        self.checkedAt = checkedAt
     }
 
     var isUsable: Bool { !connection.isClosed }
@@ -51,6 +54,7 @@ final class PooledConnection: Sendable {
                     Self.close(connection)
                     return loop.makeFailedFuture(PostgresStoreError(.deadlineExceeded, "the deadline passed while connecting to postgresql"))
                 }
+                let checkedAt = ContinuousClock.now
                 let check = connection.simpleQuery(PostgresWriteStatus.checkSQL)
                 let prepares = statements.map { statement in
                     connection.prepare(query: statement.sql).map { (statement.name, $0) }
@@ -72,7 +76,7 @@ final class PooledConnection: Sendable {
                             singleNode: singleNode)
                         return PooledConnection(
                             connection: connection, prepared: Dictionary(prepared, uniquingKeysWith: { a, _ in a }),
-                            status: status)
+                            status: status, checkedAt: checkedAt)
                     }
                     .flatMapError { error in
                         Self.close(connection)

@@ -4,58 +4,78 @@ public import NIOCore
 public import NIOPosix
 internal import PostgresNIO
 
-/// Applies named migrations with the owner role, each in its own transaction, and
-/// refuses a database that records a migration this binary does not know (written by a
-/// newer otpgate: running older code on it could break its invariants).
+/// Applies the schema's named migrations (`vNNN_name`, PostgresSchema.migrations) as
+/// `otpgate_owner`, by the protocol of docs/POSTGRES.md ("Migrations"): each file
+/// records itself in `otpgate.schema_migrations` (its last statement), so the runner
+/// keeps no table of its own and a file applied twice fails on the primary key.
 ///
-/// Concurrent runners (several tier nodes starting at once) are serialised by an
-/// advisory lock; the second finds the work done. The record table is created here,
-/// so the runner needs nothing from the migrations themselves.
+/// One transaction under one advisory lock (nodes starting together migrate once, the
+/// second finds the work done): the database's record is read; a migration this binary
+/// does not know (a newer otpgate migrated it) refuses everything before any change;
+/// the missing files run in version order; each must have recorded itself; all commit
+/// together or not at all.
 public struct PostgresMigrator: Sendable {
     public let settings: PostgresSettings
     public let migrations: [PostgresMigration]
-    /// The table that records applied migrations (schema-qualified if wanted).
-    public let table: String
+    /// The role the migrations run as: the login role itself, or one it is a member of
+    /// (then `SET ROLE`). The schema's v001 refuses any role but `otpgate_owner`.
+    public let role: String
     private let group: any EventLoopGroup
     private let credentialsDirectory: String?
     private let passwordOwner: UInt32
 
-    /// `migrations` in the order they must be applied; names must be unique.
+    /// The runner's advisory lock (docs/POSTGRES.md; pgfixture.py uses the same).
+    public static let lock: Int64 = 7_305_117
+
+    /// `migrations` in the order they apply, named `vNNN_name` with rising versions.
     public init(
-        settings: PostgresSettings, migrations: [PostgresMigration], table: String = "otpgate_migrations",
+        settings: PostgresSettings, migrations: [PostgresMigration] = PostgresSchema.migrations, role: String = "otpgate_owner",
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         credentialsDirectory: String? = PostgresPool.environmentCredentialsDirectory, passwordOwner: UInt32 = geteuid()
     ) throws(PostgresStoreError) {
         try settings.validate()
-        var seen = Set<String>()
+        var last = 0
         for migration in migrations {
-            guard !migration.name.isEmpty, seen.insert(migration.name).inserted else {
-                throw PostgresStoreError(.invalidSettings, "migration name '\(migration.name)' is empty or given twice")
+            guard let version = Self.version(of: migration.name), version > last else {
+                throw PostgresStoreError(
+                    .invalidSettings,
+                    "migration name '\(migration.name)' must be vNNN_name (lower-case letters, digits, _) with a version above the one before")
             }
+            last = version
         }
-        let identifier = table.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 || $0 == 46 }
-        guard !table.isEmpty, identifier else {
-            throw PostgresStoreError(.invalidSettings, "migration table '\(table)' must be lower-case letters, digits, _ and .")
+        guard !role.isEmpty, role.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }) else {
+            throw PostgresStoreError(.invalidSettings, "the migration role '\(role)' must be lower-case letters, digits and _")
         }
         self.settings = settings
         self.migrations = migrations
-        self.table = table
+        self.role = role
         self.group = eventLoopGroup
         self.credentialsDirectory = credentialsDirectory
         self.passwordOwner = passwordOwner
+    }
+
+    /// The version of `vNNN_name`, nil if the name is not of that form.
+    public static func version(of name: String) -> Int? {
+        let bytes = Array(name.utf8)
+        guard bytes.count >= 6, bytes.count <= 65, bytes[0] == 118, bytes[4] == 95,
+            bytes[1...3].allSatisfy({ $0 >= 48 && $0 <= 57 }),
+            bytes[5...].allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 })
+        else { return nil }
+        let version = bytes[1...3].reduce(0) { $0 * 10 + Int($1 - 48) }
+        return version >= 1 ? version : nil
     }
 
     /// What `migrate` did.
     public struct Report: Sendable, Equatable {
         /// Applied now, in order.
         public let applied: [String]
-        /// Found already recorded.
+        /// Found already recorded, in order.
         public let alreadyApplied: [String]
     }
 
-    /// Applies every migration not yet recorded, in order. Not bounded by the pool's
-    /// deadline: a migration may take as long as it takes (it runs at start-up or from
-    /// `otpgate admin`, never inside a request).
+    /// Applies every migration the database does not record, in order, in one
+    /// transaction. Not bounded by the pool's deadline: a migration takes as long as it
+    /// takes (it runs from `otpgated --migrate-store`, never inside a request).
     public func migrate(logger: Logger) async throws(PostgresStoreError) -> Report {
         let password = try settings.loadPassword(credentialsDirectory: credentialsDirectory, owner: passwordOwner)
         var configuration = try PostgresPool.configuration(settings, password: password)
@@ -66,87 +86,84 @@ public struct PostgresMigrator: Sendable {
         } catch {
             throw PostgresStoreError(.connectFailed, "cannot connect to postgresql to migrate: \(ServerFailure(error).text)")
         }
-        do {
-            let report = try await migrate(on: connection, logger: logger)
-            try? await connection.close()
-            return report
-        } catch {
-            try? await connection.close()
-            throw error
-        }
+        defer { PooledConnection.close(connection) }
+        return try await migrate(on: connection, logger: logger)
     }
 
     private func migrate(on connection: PostgresConnection, logger: Logger) async throws(PostgresStoreError) -> Report {
-        func exec(_ sql: String, _ what: String, code: PostgresStoreError.Code = .migrationFailed) async throws(PostgresStoreError) -> [PostgresRow] {
+        func exec(_ sql: String, _ what: String, bind: String? = nil) async throws(PostgresStoreError) -> [PostgresRow] {
             do {
+                var query = PostgresQuery(unsafeSQL: sql)
+                if let bind { query.binds.append(bind) }
                 var rows: [PostgresRow] = []
-                for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) { rows.append(row) }
+                for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
                 return rows
             } catch {
                 let failure = ServerFailure(error)
-                throw PostgresStoreError(code, "\(what) failed: \(failure.text)", sqlState: failure.sqlState)
+                throw PostgresStoreError(.migrationFailed, "\(what) failed: \(failure.text)", sqlState: failure.sqlState)
             }
         }
-        // One lock for every runner of this table, held for the session.
-        _ = try await exec("SELECT pg_advisory_lock(hashtext('otpgate migrations ' || '\(table)'))", "taking the migration lock")
-        _ = try await exec(
-            """
-            CREATE TABLE IF NOT EXISTS \(table) (
-                name text PRIMARY KEY,
-                applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-                applied_by name NOT NULL DEFAULT current_user
-            )
-            """, "creating the migration table \(table)")
-        let recordedRows = try await exec("SELECT name FROM \(table) ORDER BY applied_at, name", "reading \(table)")
-        var recorded: [String] = []
-        for row in recordedRows {
-            guard let name = try? row.decode(String.self) else {
-                throw PostgresStoreError(.migrationFailed, "\(table) holds a row that is not a name")
+        func names(_ rows: [PostgresRow]) throws(PostgresStoreError) -> [String] {
+            var out: [String] = []
+            for row in rows {
+                guard let name = try? row.decode(String.self) else {
+                    throw PostgresStoreError(.migrationFailed, "otpgate.schema_migrations holds a row that is not a name")
+                }
+                out.append(name)
             }
-            recorded.append(name)
+            return out
         }
-        let known = Set(migrations.map(\.name))
-        let unknown = recorded.filter { !known.contains($0) }
-        guard unknown.isEmpty else {
-            throw PostgresStoreError(
-                .migrationRefused,
-                "the database records migrations this otpgate does not know (\(unknown.joined(separator: ", "))): it was migrated by a newer otpgate; upgrade this node instead of running it against that schema")
+        if settings.user != role {
+            _ = try await exec("SET ROLE \(role)", "becoming \(role) (the login role \(settings.user) must be a member of it)")
         }
-        // Extended-protocol statements hold one command each; a migration holds many, so
-        // it runs through PL/pgSQL's EXECUTE, which takes a whole script, with the text
-        // as a bound value (no quoting to get wrong).
-        _ = try await exec(
-            """
-            CREATE OR REPLACE FUNCTION pg_temp.otpgate_apply_migration(script text) RETURNS void
-            LANGUAGE plpgsql AS $body$ BEGIN EXECUTE script; END $body$
-            """, "creating the migration helper")
-        let done = Set(recorded)
-        var applied: [String] = []
-        for migration in migrations where !done.contains(migration.name) {
-            _ = try await exec("BEGIN", "starting migration \(migration.name)")
-            do {
-                _ = try await bound(connection, "SELECT pg_temp.otpgate_apply_migration($1)", migration.sql, logger: logger)
-                _ = try await bound(connection, "INSERT INTO \(table) (name) VALUES ($1)", migration.name, logger: logger)
-                _ = try await exec("COMMIT", "committing migration \(migration.name)")
-            } catch {
-                _ = try? await exec("ROLLBACK", "rolling back")
-                let failure = ServerFailure(error)
+        _ = try await exec("BEGIN", "starting the migration transaction")
+        do throws(PostgresStoreError) {
+            _ = try await exec("SELECT pg_advisory_xact_lock(\(Self.lock))", "taking the migration lock")
+            let exists = try await exec("SELECT to_regclass('otpgate.schema_migrations') IS NOT NULL", "looking for otpgate.schema_migrations")
+            let recorded = (try? exists.first?.decode(Bool.self)) == true
+                ? try names(try await exec("SELECT name FROM otpgate.schema_migrations ORDER BY version", "reading otpgate.schema_migrations"))
+                : []
+            let known = Set(migrations.map(\.name))
+            let unknown = recorded.filter { !known.contains($0) }
+            guard unknown.isEmpty else {
                 throw PostgresStoreError(
-                    .migrationFailed, "migration \(migration.name) failed and was rolled back: \(failure.text)",
-                    sqlState: failure.sqlState)
+                    .migrationRefused,
+                    "the database has migrations this otpgate does not know (\(unknown.joined(separator: ", "))): a newer otpgate migrated it; upgrade this node instead of running it against that schema")
             }
-            logger.notice("postgresql migration applied", metadata: ["postgres.migration": "\(migration.name)"])
-            applied.append(migration.name)
+            // Extended-protocol statements hold one command each and a migration holds
+            // many, so it runs through PL/pgSQL's EXECUTE, with the text as a bound value.
+            _ = try await exec(
+                """
+                CREATE FUNCTION pg_temp.otpgate_apply_migration(script text) RETURNS void
+                LANGUAGE plpgsql AS $body$ BEGIN EXECUTE script; END $body$
+                """, "creating the migration helper")
+            let done = Set(recorded)
+            var applied: [String] = []
+            for migration in migrations where !done.contains(migration.name) {
+                do throws(PostgresStoreError) {
+                    _ = try await exec("SELECT pg_temp.otpgate_apply_migration($1)", "migration \(migration.name)", bind: migration.sql)
+                } catch {
+                    throw PostgresStoreError(
+                        .migrationFailed, "migration \(migration.name) failed, nothing was applied (rolled back): \(error.message)",
+                        sqlState: error.sqlState)
+                }
+                let mine = try names(try await exec(
+                    "SELECT name FROM otpgate.schema_migrations WHERE name = $1", "checking migration \(migration.name)",
+                    bind: migration.name))
+                guard mine == [migration.name] else {
+                    throw PostgresStoreError(
+                        .migrationFailed,
+                        "migration \(migration.name) did not record itself in otpgate.schema_migrations; nothing was applied (rolled back)")
+                }
+                applied.append(migration.name)
+            }
+            _ = try await exec("DROP FUNCTION pg_temp.otpgate_apply_migration(text)", "dropping the migration helper")
+            _ = try await exec("COMMIT", "committing the migrations")
+            for name in applied { logger.notice("postgresql migration applied", metadata: ["postgres.migration": "\(name)"]) }
+            return Report(applied: applied, alreadyApplied: recorded)
+        } catch {
+            _ = try? await exec("ROLLBACK", "rolling back")
+            throw error
         }
-        _ = try? await exec("SELECT pg_advisory_unlock(hashtext('otpgate migrations ' || '\(table)'))", "releasing the lock")
-        return Report(applied: applied, alreadyApplied: recorded)
-    }
-
-    private func bound(_ connection: PostgresConnection, _ sql: String, _ value: String, logger: Logger) async throws -> Int {
-        var query = PostgresQuery(unsafeSQL: sql)
-        query.binds.append(value)
-        var n = 0
-        for try await _ in try await connection.query(query, logger: logger) { n += 1 }
-        return n
     }
 }

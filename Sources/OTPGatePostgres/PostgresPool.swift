@@ -25,9 +25,10 @@ public final class PostgresPool: Sendable {
         var waiters: [PostgresPoolCall] = []
         var closed = false
         var status = PostgresWriteStatus.unchecked
-        /// Set by `refreshWriteStatus` when the server no longer allows writes: refuses
-        /// them on every connection, whatever each found when it was opened.
-        var refusedSinceRefresh: PostgresWriteStatus?
+        /// The latest `refreshWriteStatus` decision and when it was made: it outranks the
+        /// decision of every connection checked before it (either way: a standby that
+        /// came back allows writes again on connections opened while it was away).
+        var refreshed: (status: PostgresWriteStatus, at: ContinuousClock.Instant)?
         var nextID = 1
         var opened = 0
     }
@@ -89,13 +90,14 @@ public final class PostgresPool: Sendable {
     }
 
     /// The write decision of the most recently opened connection.
-    public var writeStatus: PostgresWriteStatus { state.withLock { $0.refusedSinceRefresh ?? $0.status } }
+    public var writeStatus: PostgresWriteStatus { state.withLock { $0.status } }
 
     /// Asks the server now (one leased connection, the same deadline as any call) and
     /// returns the decision, for `health` and `doctor`, and to notice a change made
     /// without a reconnect (`ALTER SYSTEM` and a reload, Patroni leaving synchronous
     /// mode): while the latest refresh refuses writes, every connection refuses them.
     public func refreshWriteStatus(deadline: ContinuousClock.Instant? = nil) throws(PostgresStoreError) -> PostgresWriteStatus {
+        let asked = ContinuousClock.now
         let rows = try run(Self.checkStatement, deadline: deadline)
         guard let row = rows.first else {
             throw PostgresStoreError(.unexpectedResult, "postgresql answered the settings check with no row")
@@ -106,7 +108,7 @@ public final class PostgresPool: Sendable {
             singleNode: settings.singleNode)
         state.withLock { state in
             state.status = status
-            state.refusedSinceRefresh = status.writesAllowed ? nil : status
+            state.refreshed = (status, asked)
         }
         return status
     }
@@ -269,7 +271,9 @@ public final class PostgresPool: Sendable {
     private func give(_ pooled: PooledConnection, to call: PostgresPoolCall) {
         guard call.advance(to: .leased) else { return release(pooled, reusable: true) }
         let statement = call.statement
-        let refusal = statement.access == .write ? state.withLock({ $0.refusedSinceRefresh }) ?? pooled.status : pooled.status
+        let refusal = state.withLock { state in
+            state.refreshed.flatMap { $0.at > pooled.checkedAt ? $0.status : nil } ?? pooled.status
+        }
         if statement.access == .write && !refusal.writesAllowed {
             release(pooled, reusable: true)
             call.finish(.failure(PostgresStoreError(.writesRefused, refusal.reason)))

@@ -110,13 +110,34 @@ extension PostgresStore {
     /// One read through the pool (a new connection checks the write settings), then
     /// whether writes are allowed and why (synchronous_commit,
     /// synchronous_standby_names, pg_is_in_recovery).
+    /// Asks the server now: its write settings (refreshed, so a change made without a
+    /// reconnect shows), the schema version and the tier's limiter policy, for `health`
+    /// and `doctor` (DoctorTier reads the detail's `schema vNNN` and `tier limiter
+    /// policy k=v ...` parts).
     public func checkHealth() -> StoreHealth {
+        let status: PostgresWriteStatus
+        let detail: String
         do {
-            _ = try run("health", [])
-        } catch {
+            status = try pool.refreshWriteStatus()
+            let row = try Self.one(try run("health", []), "health")
+            let version = (try Self.decode(row, 6) as Int32?).map { Int($0) } ?? 0
+            let policy = try Self.one(try run("limiter_policy_read", []), "limiter_policy_read")
+            var values: [Int32] = []
+            for column in 0..<5 { values.append(try Self.decode(policy, column)) }
+            let names = ["free_per_host", "free_per_user", "base_delay", "max_delay", "lockout_failures"]
+            detail = status.reason + "; schema v" + String(version).leftPadded(3) + "; tier limiter policy "
+                + zip(names, values).map { "\($0)=\($1)" }.joined(separator: " ")
+        } catch let error as PostgresStoreError {
             return StoreHealth(.unavailable, detail: error.message)
+        } catch let error as StoreError {
+            return StoreHealth(.unavailable, detail: error.message)
+        } catch {
+            return StoreHealth(.unavailable, detail: "\(error)")
         }
-        let status = pool.writeStatus
-        return StoreHealth(status.writesAllowed ? .ok : .writesRefused, detail: status.reason)
+        return StoreHealth(status.writesAllowed ? .ok : .writesRefused, detail: detail)
     }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

@@ -39,6 +39,7 @@ public final class PostgresStore: StoreContract {
         let keyring = Keyring(current: key)
         self.keyring = Mutex(keyring)
         self.recoveryHasher = recoveryHasher
+        try Self.checkSchema(pool, migrations: PostgresSchema.migrations)
         let check = try Self.run(pool, "key_check_read", [])
         if let row = check.first {
             let keyID: String = try Self.decode(row, 0)
@@ -71,6 +72,27 @@ public final class PostgresStore: StoreContract {
             freePerHost: Int(try Self.decode(policy, 0) as Int32), freePerUser: Int(try Self.decode(policy, 1) as Int32),
             baseDelay: Int64(try Self.decode(policy, 2) as Int32), maxDelay: Int64(try Self.decode(policy, 3) as Int32),
             lockoutFailures: Int(try Self.decode(policy, 4) as Int32))
+    }
+
+    /// A node does not migrate (that takes the owner role: `otpgated --migrate-store`);
+    /// it refuses a database that records a migration this build does not know (a newer
+    /// otpgate migrated it) or lacks one it needs.
+    static func checkSchema(_ pool: PostgresPool, migrations: [PostgresMigration]) throws(StoreError) {
+        var names: [String] = []
+        for row in try run(pool, "schema_versions", []) { names.append(try decode(row, 1)) }
+        let known = Set(migrations.map(\.name))
+        let unknown = names.filter { !known.contains($0) }
+        guard unknown.isEmpty else {
+            throw StoreError(
+                .storeNewer,
+                "the database has migrations this otpgated does not know (\(unknown.joined(separator: ", "))): a newer otpgate migrated it; upgrade this node")
+        }
+        let missing = migrations.map(\.name).filter { !names.contains($0) }
+        guard missing.isEmpty else {
+            throw StoreError(
+                .database,
+                "the database lacks migrations this otpgated needs (\(missing.joined(separator: ", "))): apply them with otpgated --migrate-store (docs/POSTGRES.md)")
+        }
     }
 
     public var location: String { "postgresql \(pool.settings.endpoint.display)/\(pool.settings.database) as \(pool.settings.user)" }

@@ -38,6 +38,7 @@ public enum PostgresStoreStatements {
         call("limiter_policy_read", "limiter_policy_read", 0, table: true, .readOnly),
         call("sealed_by_key", "sealed_by_key", 0, table: true, .readOnly),
         call("health", "health", 0, table: true, .readOnly),
+        call("schema_versions", "schema_versions", 0, table: true, .readOnly),
         call("import_tokens", "import_tokens", 8, table: true, .write, casts: [3: "jsonb", 6: "bytea[]"]),
         call("rekey_begin", "rekey_begin", 2, table: true, .write),
         call("rekey_sealed", "rekey_sealed", 2, table: true, .readOnly),

@@ -79,7 +79,7 @@ final class TierEndpoint: Sendable {
         let (tls, host) = (self.tls, address.host)
         // SNI and the name check take a name; an address is checked against the
         // certificate's IP addresses instead (NIOSSL does that with no hostname).
-        let serverName: String? = Self.isAddress(host) ? nil : host
+        let serverName = RelayTLS.serverHostname(for: host)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(remaining)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -113,9 +113,5 @@ final class TierEndpoint: Sendable {
             let why = NIODeadline.now() >= deadline ? "no time left" : "\(error)"
             return .failure(TierLinkError("TLS handshake with \(address) failed: \(why)"))
         }
-    }
-
-    static func isAddress(_ host: String) -> Bool {
-        host.contains(":") || host.split(separator: ".").count == 4 && host.allSatisfy { $0 == "." || $0.isNumber }
     }
 }

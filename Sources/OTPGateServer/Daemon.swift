@@ -111,8 +111,12 @@ public final class Daemon: Service, Sendable {
         onStopping()
         logger.notice("shutting down: no new connections", metadata: ["connections.open": "\(registry.count)"])
         for channel in serverChannels.withLock({ $0 }) { channel.close(promise: nil) }
+        // The files of the sockets it bound (NIO removes none it did not bind itself).
+        for socket in sockets { socket.remove() }
         registry.drain(on: group.next())
     }
+
+    static let backlog: Int32 = 512
 
     private func bind(_ socket: ListenerSocket) async throws -> any Channel {
         let idle = TimeAmount.seconds(config.idleTimeout)
@@ -120,7 +124,7 @@ public final class Daemon: Service, Sendable {
             kind: socket.kind, handler: responder, registry: registry, privilegedPool: pool, guestPool: guestPool,
             budget: budget, refusalLog: refusalLog, config: config, daemonUID: daemonUID, logger: logger)
         let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.backlog, value: Self.backlog)
             // A client may send its requests and shut down its side (socat does):
             // it still gets every reply.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -142,11 +146,12 @@ public final class Daemon: Service, Sendable {
             return try await bootstrap.withBoundSocket(fd).get()
         }
         try socket.prepare()
-        // Bound under a umask of 0177 so that no one can connect before the chmod.
-        let old = umask(0o177)
-        defer { umask(old) }
-        let listener = try await bootstrap.bind(unixDomainSocketPath: socket.path).get()
-        socket.setMode()
+        // Bound with its mode from the start (ListenerSocket.bindListening), not under
+        // a process-wide umask. NIO listens again with its default backlog when it
+        // takes a bound socket, so the backlog is set once more after.
+        let fd = try socket.bindListening(backlog: Self.backlog)
+        let listener = try await bootstrap.withBoundSocket(fd).get()
+        _ = listen(fd, Self.backlog)
         return listener
     }
 

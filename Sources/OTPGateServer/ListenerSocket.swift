@@ -77,8 +77,36 @@ public struct ListenerSocket: Sendable, Hashable {
         return address.withSockaddr { connect(fd, $0, $1) } == 0
     }
 
-    func setMode() {
-        chmod(path, mode)
+    /// Binds a new socket at `path` with its mode from the first instant, whatever
+    /// the process's umask, and listens; returns the descriptor (close-on-exec).
+    ///
+    /// Linux creates a Unix socket's file with the mode of the socket's own inode
+    /// less the umask (`unix_bind`: `SOCK_INODE(sock)->i_mode & ~current_umask()`),
+    /// so an fchmod before bind(2) makes the file no wider than `mode` before anyone
+    /// can connect; a chmod after it widens it where the umask took more (the public
+    /// socket under otpgated's umask 077). The umask is never changed: it is the
+    /// whole process's, and a test process runs other tests beside the daemon.
+    func bindListening(backlog: Int32) throws(DaemonError) -> Int32 {
+        guard let address = UnixAddress(path) else { throw DaemonError("socket path \(path) is too long") }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw DaemonError("cannot create a socket for \(path): \(String(cString: strerror(errno)))") }
+        guard fchmod(fd, mode) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw DaemonError("cannot set the mode of the socket for \(path): \(reason)")
+        }
+        guard address.withSockaddr({ bind(fd, $0, $1) }) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw DaemonError("cannot bind \(path): \(reason)")
+        }
+        guard chmod(path, mode) == 0, listen(fd, backlog) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            unlink(path)
+            throw DaemonError("cannot listen on \(path): \(reason)")
+        }
+        return fd
     }
 
     func remove() {

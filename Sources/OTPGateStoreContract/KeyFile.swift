@@ -42,10 +42,11 @@ public enum KeyFile {
     /// when it is a systemd credential, which systemd writes), no access for group or
     /// others, at most `maxLength` bytes. `what` names the file in every refusal
     /// ("master key"); `missing` is the fix when it does not exist. Refusals are
-    /// `.keyMissing` and `.keyInvalid`.
+    /// `.keyMissing` and `.keyInvalid`. `rootMayOwn` accepts root as the owner of any
+    /// path (a TLS private key that root installs and the daemon only reads).
     public static func readProtected(
         path: String, what: String, owner: UInt32 = currentUID, maxLength: Int, missing: String,
-        credentialName: String = KeyFile.credentialName
+        credentialName: String = KeyFile.credentialName, rootMayOwn: Bool = false
     ) throws(StoreError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
@@ -70,7 +71,7 @@ public enum KeyFile {
         guard st.st_mode & S_IFMT == S_IFREG else {
             throw StoreError(.keyInvalid, "\(what) \(path) is not a regular file; replace it with one (mode 0600)")
         }
-        guard st.st_uid == owner || (st.st_uid == 0 && path.hasSuffix("/" + credentialName)) else {
+        guard st.st_uid == owner || (st.st_uid == 0 && (rootMayOwn || path.hasSuffix("/" + credentialName))) else {
             throw StoreError(
                 .keyInvalid,
                 "\(what) \(path) is owned by uid \(st.st_uid), not by the daemon's uid \(owner); fix with 'chown \(owner) \(path)'")

@@ -40,6 +40,12 @@ struct OTPGated: AsyncParsableCommand {
     @Flag(name: .customLong("accept-rollback"), help: "Start on a store older than its generation file (a restored backup: used codes become usable again). Audited as store.rollback_accepted.")
     var acceptRollback = false
 
+    @Option(name: .customLong("migrate-store"), help: "Tier node: apply the PostgreSQL schema's migrations as this role (otpgate_owner or a member of it) over the [store.postgres] connection, then exit. Refused when the database is newer than this otpgated.")
+    var migrateRole: String?
+
+    @Option(name: .customLong("migrate-password-file"), help: "With --migrate-store: the role's password file (mode 0600, owned by this user) or systemd credential name; default none (socket authentication).")
+    var migratePasswordFile: String?
+
     @Option(name: .customLong("log-file"), help: "Append timestamped log lines to this file (mode 0640; reopened on SIGHUP, for logrotate) instead of standard error. For hosts without systemd.")
     var logFilePath: String?
 
@@ -118,6 +124,15 @@ struct OTPGated: AsyncParsableCommand {
                 }
             }
             return
+        }
+        if let migrateRole {
+            guard settings.store.backend == .postgres else { throw DaemonError("--migrate-store needs store.backend = \"postgres\" in the config") }
+            #if Fleet
+            print(try await TierStore.migrate(settings.store.postgres, role: migrateRole, passwordFile: migratePasswordFile, logger: logger))
+            return
+            #else
+            throw DaemonError("--migrate-store needs an otpgated built with the PostgreSQL store (--traits Fleet)")
+            #endif
         }
         raiseFileLimit()
 

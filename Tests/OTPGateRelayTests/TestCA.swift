@@ -48,5 +48,7 @@ struct TestCA {
             "x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", "\(dir)/\(ca).pem", "-CAkey", "\(dir)/\(ca).key",
             "-CAcreateserial", "-days", "2", "-out", "\(dir)/\(name).pem", "-extfile", ext,
         ])
+        // A key readable by its owner only, as the relay's key checks demand.
+        chmod("\(dir)/\(name).key", 0o600)
     }
 }

@@ -51,6 +51,7 @@ struct DaemonBadInputTests {
         ("audit limit over the cap", #"{"v":1,"id":"r","op":"admin.audit","limit":10001}"#, .badRequest),
         ("grace over a day", #"{"v":1,"id":"r","op":"verify.precheck","user":"x","grace_period":86401}"#, .badRequest),
         ("no candidates", #"{"v":1,"id":"r","op":"verify.candidates","user":"x","codes":[]}"#, .badRequest),
+        ("candidates not an array", #"{"v":1,"id":"r","op":"verify.candidates","user":"x","codes":"123456"}"#, .badRequest),
     ]
 
     @Test func framingErrorsAreAnsweredThenTheConnectionCloses() async throws {

@@ -30,6 +30,11 @@ struct DaemonServiceGroupTests {
         #expect(health.id == "h")
         #expect(try health.result(HealthResult.self).store == "ok")
         #expect(try await blocking { try busy.call(Request(payload: .status(StatusRequest(user: "alice")))) }.isSuccess)
+        // Health answers on the admin socket too.
+        let adminHealth = try await blocking { try busy.call(Request(id: "a", payload: .health)) }
+        #expect(adminHealth.id == "a")
+        #expect(try adminHealth.result(HealthResult.self).store == "ok")
+        #expect(try adminHealth.result(HealthResult.self).version.split(separator: ".").count == 3)
 
         // One verify held inside the handler: in flight when shutdown begins.
         f.gate.arm()
@@ -93,14 +98,22 @@ struct DaemonServiceGroupTests {
 
         let (ids, refused, afterRefusal) = try await blocking {
             let c = try LineSocket(path: f.config.socketPath)
-            try c.send((1...3).map { Request(id: "\($0)", payload: .health).line }.joined())
-            let ids = try (1...3).map { _ in try c.readLine().map { try Reply.parse(line: Array($0.utf8)).id } }
+            // Twenty pipelined requests, verifies of a user without a token between
+            // statuses: answered in order, each with its own outcome.
+            try c.send((1...20).map { n in
+                Request(id: "\(n)", payload: n % 2 == 0 ? .status(StatusRequest(user: "root")) : .verify(VerifyRequest(user: "nosuchuser", code: "123456"))).line
+            }.joined())
+            let ids = try (1...20).map { n -> String? in
+                let reply = try #require(try c.readLine()).utf8
+                let parsed = try Reply.parse(line: Array(reply))
+                return n % 2 == 0 ? (parsed.isSuccess ? parsed.id : "failed") : (parsed.error == .notEnrolled ? parsed.id : "wrong error")
+            }
             let long = try LineSocket(path: f.config.socketPath)
             try long.send(String(repeating: "x", count: ProtocolLimits.maxRequestLineBytes + 1) + "\n")
             let refused = try long.readLine().map { try Reply.parse(line: Array($0.utf8)) }
             return (ids, refused, try long.readLine())
         }
-        #expect(ids == ["1", "2", "3"])
+        #expect(ids == (1...20).map { "\($0)" })
         #expect(refused?.error == .badRequest)
         #expect(afterRefusal == nil, "the connection stayed open after an over-long line")
         await running.triggerGracefulShutdown()

@@ -49,6 +49,12 @@ struct RequestHandlerEnrollmentTests {
         f.clock.advance(seconds: 60)
         #expect(confirm(f, "carol", e).isSuccess)
         #expect(try f.auditEvents("carol") == ["enroll.begin", "enroll.confirm_invalid", "enroll.confirm_limited", "enroll.confirm"])
+        // An unlock ends a confirmation's wait too, and the right code is then accepted.
+        let d = try begin(f, "dave")
+        #expect(f.call(.enrollConfirm(EnrollConfirmRequest(user: "dave", enrollment: d.id, code: HOTP.codeString(secret: d.secret, counter: 50)))).error == .invalidCode)
+        #expect(confirm(f, "dave", d).error == .rateLimited, "the right code waits: a limited attempt is not evaluated")
+        #expect(f.call(.adminUnlock(AdminUnlockRequest(user: "dave"))).isSuccess)
+        #expect(confirm(f, "dave", d).isSuccess)
     }
 
     @Test func healthReportsUptimeOnTheInjectedClockAndTheClockMonitorsVerdict() throws {

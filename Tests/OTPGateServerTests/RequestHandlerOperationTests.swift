@@ -103,8 +103,11 @@ struct RequestHandlerOperationTests {
         #expect(try audit(AdminAuditRequest(since: Timestamp(unixSeconds: start + 131))).isEmpty)
         #expect(f.call(.adminAudit(AdminAuditRequest(limit: 0))).error == .badRequest)
 
+        #expect(f.verify("alice", alice.recoveryCodes[0]).isSuccess)
         let users = try f.call(.adminList).result(AdminListResult.self).users
-        #expect(users.first { $0.user == "alice" }?.lastUsedAt == Timestamp(unixSeconds: start + 130))
+        let a = try #require(users.first { $0.user == "alice" })
+        #expect(a.lastUsedAt == Timestamp(unixSeconds: start + 130))
+        #expect(a.tokens == 1 && a.recoveryRemaining == 9 && a.failures == 0 && !a.lockedOut && a.lockedUntil == nil)
         #expect(users.first { $0.user == "bob" }?.failures == 1)
 
         #expect(f.call(.adminReset(AdminResetRequest(user: "alice"))).isSuccess)
@@ -120,6 +123,10 @@ struct RequestHandlerOperationTests {
         let planted = try f.call(.enrollBegin(EnrollBeginRequest(user: "carol", name: "planted", kind: .hotp))).result(EnrollBeginResult.self)
         let pending = try f.call(.status(StatusRequest(user: "carol"))).result(StatusResult.self).pendingEnrollments
         #expect(pending.map(\.name) == ["planted"] && pending.first?.begunWithoutCode == true)
+        // On the wire the pending enrolment's id is not shown.
+        let raw = f.call(.status(StatusRequest(user: "carol"))).fields["pending_enrollments"]
+        guard case .array(let entries) = raw, case .object(let entry) = entries.first else { Issue.record("\(String(describing: raw))"); return }
+        #expect(entry["enrollment"] == nil && entry["id"] == nil && entry["name"] != nil, "the id is not shown: \(entry)")
         _ = try f.enroll("carol", name: "phone")
         let refused = f.call(.enrollConfirm(EnrollConfirmRequest(
             user: "carol", enrollment: planted.enrollment, code: HOTP.codeString(secret: try Base32.decode(planted.secret), counter: 0))))
@@ -128,5 +135,45 @@ struct RequestHandlerOperationTests {
         let after = try f.call(.status(StatusRequest(user: "carol"))).result(StatusResult.self)
         #expect(after.tokens.count == 1 && after.pendingEnrollments.isEmpty, "the outranked enrolment is removed")
         #expect(try f.auditEvents("carol").filter { $0 == "enroll.outranked" }.count == 1)
+    }
+
+    /// What enrolment refuses: an enrolment that does not exist, was cancelled or is
+    /// another user's; a wrong first code (the enrolment stays pending); a name already
+    /// taken; a token that does not exist. Unnamed tokens get distinct default names.
+    @Test func enrolmentErrors() throws {
+        let f = try HandlerFixture()
+        let confirm = { (user: String, id: String, code: String) in
+            f.call(.enrollConfirm(EnrollConfirmRequest(user: user, enrollment: id, code: code)))
+        }
+        let begin = { (user: String) in
+            try f.call(.enrollBegin(EnrollBeginRequest(user: user, kind: .hotp))).result(EnrollBeginResult.self)
+        }
+        let first = { (b: EnrollBeginResult) in HOTP.codeString(secret: try Base32.decode(b.secret), counter: 0) }
+        #expect(confirm("alice", "nosuchenrollment", "123456").error == .noEnrollment)
+        #expect(f.call(.enrollCancel(EnrollCancelRequest(user: "alice", enrollment: "nosuchenrollment"))).error == .noEnrollment)
+
+        // Cancelled: gone.
+        let cancelled = try begin("alice")
+        #expect(f.call(.enrollCancel(EnrollCancelRequest(user: "alice", enrollment: cancelled.enrollment))).isSuccess)
+        #expect(confirm("alice", cancelled.enrollment, try first(cancelled)).error == .noEnrollment)
+        #expect(f.call(.enrollCancel(EnrollCancelRequest(user: "alice", enrollment: cancelled.enrollment))).error == .noEnrollment)
+
+        // Another user's enrolment is not found under this user; a wrong first code
+        // leaves it pending for its own user.
+        let bobs = try begin("bob")
+        #expect(confirm("alice", bobs.enrollment, try first(bobs)).error == .noEnrollment)
+        #expect(confirm("bob", bobs.enrollment, "000000x").error == .invalidCode)
+        #expect(confirm("bob", bobs.enrollment, try first(bobs)).isSuccess)
+
+        // A name already taken by a confirmed token; a token that is not there.
+        #expect(try f.enroll("alice", name: "phone").id != "")
+        #expect(f.call(.enrollBegin(EnrollBeginRequest(user: "alice", name: "phone"))).error == .conflict)
+        #expect(f.call(.tokenRemove(TokenRemoveRequest(user: "alice", token: "nosuchtoken"))).error == .conflict)
+        // Unnamed tokens get distinct default names.
+        let names = try (0..<2).map { _ in
+            let t = try f.enroll("carol")
+            return try f.call(.status(StatusRequest(user: "carol"))).result(StatusResult.self).tokens.first { $0.id == t.id }?.name
+        }
+        #expect(names[0] == "default" && names[1] != nil && names[1] != "default", "\(names)")
     }
 }

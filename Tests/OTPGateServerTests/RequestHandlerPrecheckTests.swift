@@ -58,6 +58,12 @@ struct RequestHandlerPrecheckTests {
         #expect(try precheck(f, "gr", rhost: "h1").reason == .enrolled, "a failure from the host ends its grace")
     }
 
+    @Test func aUserWithoutATokenNeedsNoCodeUnlessRequired() throws {
+        let f = try HandlerFixture()
+        let r = try precheck(f, "nobody-here", rhost: "h1")
+        #expect(r.reason == .notEnrolled && !r.needsCode && !r.required)
+    }
+
     @Test func maxGracePeriodZeroTurnsGraceOff() throws {
         let f = try HandlerFixture { $0.maxGracePeriod = 0 }
         let token = try f.enroll("ng")
@@ -108,5 +114,6 @@ struct RequestHandlerPrecheckTests {
         #expect(viaRecovery.factor == .recovery)
         #expect(viaRecovery.recoveryRemaining == 9)
         #expect(candidates([recovery]).error == .invalidCode, "a recovery code is used once")
+        #expect(f.call(.verifyCandidates(VerifyCandidatesRequest(user: "none-here", codes: ["123456"])), as: HandlerFixture.pam).error == .notEnrolled)
     }
 }

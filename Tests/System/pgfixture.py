@@ -16,7 +16,8 @@ whole server (postmaster and backends: a crash), restart() starts it again on th
 same port and data (crash recovery after a kill).
 
 Authentication: the socket trusts every role (tests act as any role); TCP from
-127.0.0.1 takes scram-sha-256 passwords, for daemons given a role and a password.
+127.0.0.1 takes scram-sha-256 passwords, for daemons given a role and a password;
+`hba` adds pg_hba.conf lines (e.g. hostssl from a test's network namespace).
 """
 import os
 import pwd
@@ -75,7 +76,7 @@ def free_port():
 
 
 class PgCluster:
-    def __init__(self, run_as="nobody", settings=None, base=None):
+    def __init__(self, run_as="nobody", settings=None, base=None, hba=()):
         self.root = tempfile.mkdtemp(prefix="otpgate-pg-", dir=base)
         os.chmod(self.root, 0o755)
         self.data = os.path.join(self.root, "data")
@@ -95,7 +96,11 @@ class PgCluster:
             "log_min_messages": "warning",
             "autovacuum_naptime": "1s",
         }
+        # A value of None leaves the setting off the command line, so that ALTER SYSTEM
+        # and a reload can change it (command-line settings outrank the config files).
         self.settings.update(settings or {})
+        self.settings = {k: v for k, v in self.settings.items() if v is not None}
+        self.hba = list(hba)
         if os.geteuid() == 0:
             pw = pwd.getpwnam(run_as)
             self.uid, self.gid = pw.pw_uid, pw.pw_gid
@@ -125,7 +130,7 @@ class PgCluster:
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=self._as_server_user,
             cwd=self.root)
         with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
-            f.write("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+            f.write("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n" + "".join(line + "\n" for line in self.hba))
         os.chown(os.path.join(self.data, "pg_hba.conf"), self.uid, self.gid)
 
     def start(self, timeout=60):

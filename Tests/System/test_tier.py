@@ -16,27 +16,144 @@ Checks, each with what would make it fail:
   while a tier user gets `unavailable` within the deadline (never ok, never a hang),
   and the tier user works again once PostgreSQL is back, without a daemon restart.
 """
-import base64, concurrent.futures, hashlib, hmac, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time
+import atexit, base64, concurrent.futures, hashlib, hmac, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgfixture import PgCluster  # noqa: E402
-import tierfixture  # noqa: E402
-from tierfixture import check, call, hotp, enrol_hotp, code_of, failures  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/debug"
 DEADLINE_MS = 2000
+failures = []
 
 
-def Daemon(pg, role, work, key=None, single_node=True):
-    return tierfixture.Daemon(pg, role, work, key, single_node, bin=BIN, deadline_ms=DEADLINE_MS)
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def call(path, obj, timeout=10):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(path)
+    s.sendall(json.dumps(obj).encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    return json.loads(data)
+
+
+def hotp(secret, c):
+    h = hmac.new(secret, struct.pack(">Q", c), hashlib.sha1).digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
+
+
+class Daemon:
+    def __init__(self, pg, role, work, key=None, single_node=True, link=None, netns=None):
+        """link: the [store.postgres] connection keys for TCP with TLS (host, port,
+        password_file, ca_file, server_name), else pg's socket directory; netns: run
+        the daemon in that network namespace (its Unix sockets stay reachable)."""
+        self.role = role
+        self.dir = os.path.join(work, role)
+        os.mkdir(self.dir, 0o755)
+        if key:
+            # Every node of a tier holds the same master key (docs/OPERATIONS.md).
+            os.mkdir(os.path.join(self.dir, "s"), 0o755)
+            shutil.copy(key, os.path.join(self.dir, "s", "master.key"))
+            os.chmod(os.path.join(self.dir, "s", "master.key"), 0o600)
+        self.config = os.path.join(self.dir, "otpgated.toml")
+        if link:
+            connection = "\n".join(f'{k} = {json.dumps(v)}' for k, v in link.items()) + '\ntls = "verify-full"'
+        else:
+            connection = f'host = "{pg.sockets}"\nport = {pg.port}\ntls = "disable"'
+        with open(self.config, "w") as f:
+            f.write(f"""[store]
+backend = "postgres"
+local_users = ["root"]
+[store.postgres]
+{connection}
+database = "otpgate"
+user = "{role}"
+single_node = {"true" if single_node else "false"}
+deadline = {DEADLINE_MS}
+pool_size = 4
+""")
+        self.socket = os.path.join(self.dir, "s", "otpgated.sock")
+        self.admin = os.path.join(self.dir, "s", "otpgated-admin.sock")
+        self.err = open(os.path.join(self.dir, "stderr"), "w")
+        self.process = subprocess.Popen(
+            (["ip", "netns", "exec", netns] if netns else []) + [os.path.join(BIN, "otpgated"), "--state-dir", os.path.join(self.dir, "s"), "--config", self.config]
+            # The key came first (copied from the first node): the local store is new.
+            + (["--new-store"] if key else []),
+            stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
+        self.wait_ready()
+
+    def notify_env(self):
+        self.notify_path = os.path.join(self.dir, "notify")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        env = dict(os.environ)
+        env["NOTIFY_SOCKET"] = self.notify_path
+        return env
+
+    def wait_ready(self, timeout=60):
+        """READY=1 on NOTIFY_SOCKET: the daemon says when it serves."""
+        self.notify.settimeout(0.25)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self.process.poll() is None:
+            try:
+                if b"READY=1" in self.notify.recv(4096):
+                    return
+            except socket.timeout:
+                continue
+        self.process.poll()
+        raise RuntimeError(f"{self.role} sent no READY=1 (exit {self.process.returncode}): "
+                           + open(os.path.join(self.dir, "stderr")).read()[-2000:])
+
+    def verify(self, user, code, rhost="10.0.0.1"):
+        return call(self.socket if user != "root" else self.admin,
+                    {"v": 1, "op": "verify", "user": user, "code": code, "service": "sshd", "rhost": rhost})
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def enrol_hotp(daemon, user):
+    b = call(daemon.admin, {"v": 1, "op": "enroll.begin", "user": user, "kind": "hotp"})
+    assert b.get("ok"), b
+    secret = base64.b32decode(b["secret"] + "=" * (-len(b["secret"]) % 8))
+    enrollment = b["enrollment"]
+    c = call(daemon.admin, {"v": 1, "op": "enroll.confirm", "user": user, "enrollment": enrollment, "code": hotp(secret, 0)})
+    assert c.get("ok"), c
+    return secret
+
+
+def code_of(reply):
+    if reply.get("ok"):
+        return "ok"
+    return str(reply.get("error", "?"))
 
 
 def main():
     work = tempfile.mkdtemp(prefix="otpgate-tier-")
     os.chmod(work, 0o755)
-    pg = PgCluster()
+    netns = Netns()
+    certs = os.path.join(work, "certs")
+    os.mkdir(certs, 0o755)
+    pg = PgCluster(settings={"listen_addresses": f"127.0.0.1,{netns.host_ip}", "ssl": "on",
+                             "ssl_cert_file": f"{certs}/server.crt", "ssl_key_file": f"{certs}/server.key"},
+                   hba=[f"hostssl otpgate node_p {netns.ns_ip}/32 scram-sha-256"])
+    clusters = [pg]
     daemons = []
     try:
+        netns.create()
+        make_certificates(certs, (pg.uid, pg.gid))
         pg.start()
         pg.bootstrap()
         for role in ["node_a", "node_b", "node_c"]:
@@ -53,17 +170,39 @@ def main():
         check(all(h.get("store") == "ok" and "single node" in h.get("store_detail", "") for h in healths),
               f"three tier daemons say in health that the store takes writes, and why: {[h.get('store_detail') for h in healths]}")
 
-        writes_refused(pg, work, key)
-        replays(pg, daemons)
-        lockout(pg, daemons)
-        break_glass(pg, daemons)
+        only = os.environ.get("TIER_ONLY", "")
+        if not only:
+            writes_refused(pg, work, key)
+            replays(pg, daemons)
+            lockout(pg, daemons)
+            break_glass(pg, daemons)
+        # From here the tier's default policy (3 free per host, 10 per user): an outage
+        # must not leave users waiting or locked out.
+        pg.psql("SELECT otpgate.set_limiter_policy(3, 10, 2, 900, 100, 0)", role="otpgate_owner")
+        if not only or "partition" in only:
+            partition(pg, daemons, netns, certs, key, work)
+        if not only or "standby" in only:
+            standby_never_answers(pg, daemons)
+        if not only or "crash" in only:
+            control = PgCluster(settings={"synchronous_commit": None, "wal_writer_delay": "10s"})
+            clusters.append(control)
+            control.start()
+            control.bootstrap()
+            for role in ["node_a", "node_b", "node_c"]:
+                control.create_node_role(role)
+            os.mkdir(work + "/control", 0o755)
+            control_daemons = [Daemon(control, role, work + "/control", key) for role in ["node_a", "node_b", "node_c"]]
+            daemons += control_daemons
+            crash_under_load(pg, daemons[:3], control, control_daemons)
     finally:
         for d in daemons:
             try:
                 d.stop()
             except Exception:
                 d.process.kill()
-        pg.cleanup()
+        for cluster in clusters:
+            cluster.cleanup()
+        netns.remove()
         shutil.rmtree(work, ignore_errors=True)
     print(f"test_tier: {'FAILED ' + str(len(failures)) if failures else 'all checks passed'}")
     sys.exit(1 if failures else 0)
@@ -169,6 +308,420 @@ def break_glass(pg, daemons):
     reply = code_of(a.verify("carol", hotp(carol, 2)))
     check(reply == "ok", f"PostgreSQL back: the tier user logs in again without a daemon restart ({reply})")
 
+
+def timed(daemon, user, code, rhost="10.0.0.1"):
+    """(reply code, seconds) of one verify; 'hang' if no reply within 15 s."""
+    start = time.monotonic()
+    try:
+        reply = code_of(daemon.verify(user, code, rhost))
+    except (socket.timeout, OSError, ValueError) as e:
+        reply = f"hang ({type(e).__name__})"
+    return reply, time.monotonic() - start
+
+
+def token_watermarks(pg, prefix):
+    rows = pg.psql(f"SELECT u.name, coalesce(t.watermark, -1) FROM otpgate.tokens t JOIN otpgate.users u ON u.id = t.user_id "
+                   f"WHERE u.name LIKE '{prefix}%'")
+    return {r.split("|")[0]: int(r.split("|")[1]) for r in rows}
+
+
+def ok_rows(pg, prefix):
+    rows = pg.psql(f"SELECT user_name, count(*) FROM otpgate.audit_events WHERE event = 'verify.ok' AND user_name LIKE '{prefix}%' "
+                   "GROUP BY user_name")
+    return {r.split("|")[0]: int(r.split("|")[1]) for r in rows}
+
+
+class Load:
+    """`callers` verifiers, each a user typing its next HOTP code, spread over the
+    daemons: after ok the next code; after unavailable the same code again (the user
+    retries); after replayed_code (an unheard accept that had committed) the next one.
+    Every reply is kept with its send and receive times."""
+
+    def __init__(self, daemons, prefix, callers=24):
+        self.daemons = daemons
+        self.users = [f"{prefix}{n:02d}" for n in range(callers)]
+        self.secrets = {u: enrol_hotp(daemons[n % len(daemons)], u) for n, u in enumerate(self.users)}
+        self.acked = {u: [] for u in self.users}      # counters acknowledged ok
+        self.replies = []                             # (sent, received, user, counter, reply)
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.oks = 0
+        self.enough = threading.Event()
+        self.want = 0
+        self.after = None                             # monotonic time from which oks are watched per user
+        self.ok_after = set()
+        self.all_ok_after = threading.Event()
+        self.cond = threading.Condition(self.lock)
+        self.paused = False
+        self.parked = 0
+        self.threads = [threading.Thread(target=self.run, args=(n, u), daemon=True) for n, u in enumerate(self.users)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def wait_oks(self, n, timeout=60):
+        with self.lock:
+            self.want = self.oks + n
+            self.enough.clear()
+            if self.oks >= self.want:
+                self.enough.set()
+        return self.enough.wait(timeout)
+
+    def watch_from(self, t):
+        with self.lock:
+            self.after = t
+            self.ok_after = set()
+            self.all_ok_after.clear()
+
+    def run(self, n, user):
+        counter, i = 1, n
+        while not self.stopping.is_set():
+            with self.cond:
+                while self.paused and not self.stopping.is_set():
+                    self.parked += 1
+                    self.cond.notify_all()
+                    self.cond.wait()
+                    self.parked -= 1
+            d = self.daemons[i % len(self.daemons)]
+            i += 1
+            sent = time.monotonic()
+            reply, took = timed(d, user, hotp(self.secrets[user], counter))
+            received = sent + took
+            with self.lock:
+                self.replies.append((sent, received, user, counter, reply))
+                if reply == "ok":
+                    self.acked[user].append(counter)
+                    self.oks += 1
+                    if self.want and self.oks >= self.want:
+                        self.enough.set()
+                    if self.after is not None and sent >= self.after:
+                        self.ok_after.add(user)
+                        if len(self.ok_after) == len(self.users):
+                            self.all_ok_after.set()
+            if reply in ("ok", "replayed_code"):
+                counter += 1
+            elif reply != "ok":
+                time.sleep(0.02)  # a user's retry, not a wait for an event
+
+    def pause(self, timeout=30):
+        """Returns once every caller has finished its request and waits."""
+        with self.cond:
+            self.paused = True
+            return self.cond.wait_for(lambda: self.parked == len(self.threads), timeout)
+
+    def resume(self):
+        with self.cond:
+            self.paused = False
+            self.cond.notify_all()
+
+    def stop(self):
+        with self.cond:
+            self.stopping.set()
+            self.cond.notify_all()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+def kill_under_load(pg, daemons, prefix, lossy=False):
+    """SIGKILL of the whole server (postmaster and backends) while 24 verifiers run on
+    three daemons; the load runs on through the outage, then waits while the server
+    restarts, so that what the database kept is read before any new code could cover
+    a lost one; then each caller's last acknowledged code is sent again (the first
+    requests after the restart) and the load resumes. Returns what happened."""
+    load = Load(daemons, prefix)
+    load.start()
+    try:
+        if not load.wait_oks(150):
+            raise RuntimeError(f"{prefix}: the load did not get going: {load.replies[-5:]}")
+        if lossy:
+            # Now that every pooled connection has passed the daemon's settings check
+            # (synchronous_commit on), the server turns it off underneath them.
+            pg.psql("ALTER SYSTEM SET synchronous_commit = off", database="postgres")
+            pg.psql("SELECT pg_reload_conf()", database="postgres")
+            load.wait_oks(300)
+        t_kill = time.monotonic()
+        pg.kill()
+        time.sleep(3)  # the outage: the load runs on against a dead server
+        paused = load.pause()
+        t_paused = time.monotonic()
+        with load.lock:
+            acked = {u: list(c) for u, c in load.acked.items()}  # what was acknowledged before the restart
+        if lossy:
+            # Durable again after the restart (the file would turn it off again).
+            auto = os.path.join(pg.data, "postgresql.auto.conf")
+            with open(auto) as f:
+                kept = [line for line in f if not line.startswith("synchronous_commit")]
+            with open(auto, "w") as f:
+                f.writelines(kept)
+        t_restart = time.monotonic()
+        pg.start()
+        t_ready = time.monotonic()
+        marks = token_watermarks(pg, prefix)
+        rows = ok_rows(pg, prefix)
+        # Each caller's last acknowledged code again, through a daemon (retried while
+        # the pools heal): replayed_code if the accept survived, ok if it was lost.
+        again, first_reply = {}, {}
+        for n, (u, codes) in enumerate(acked.items()):
+            if not codes:
+                continue
+            d = daemons[n % len(daemons)]
+            end = time.monotonic() + 20
+            while True:
+                reply, took = timed(d, u, hotp(load.secrets[u], max(codes)))
+                first_reply.setdefault(d.role, (reply, time.monotonic() - t_ready))
+                if reply != "unavailable" or time.monotonic() > end:
+                    break
+                time.sleep(0.05)  # retry while the pool heals
+            again[u] = reply
+        t_resume = time.monotonic()
+        load.watch_from(t_resume)
+        load.resume()
+        recovered = load.all_ok_after.wait(30)
+        t_recovered = time.monotonic()
+    finally:
+        load.stop()
+    return dict(load=load, acked=acked, t_kill=t_kill, t_paused=t_paused, paused=paused, t_restart=t_restart, t_ready=t_ready,
+                marks=marks, rows=rows, again=again, first_reply=first_reply, t_resume=t_resume, recovered=recovered,
+                t_recovered=t_recovered)
+
+
+def crash_under_load(pg, daemons, control_pg, control_daemons):
+    """PostgreSQL SIGKILLed under load: before the kill only ok; between the kill and
+    the restart only unavailable; no reply later than the deadline plus a margin;
+    recovery without a daemon restart; and no acknowledged ok lost: the database's
+    watermark covers every acknowledged code, each user's last acknowledged code is
+    refused as replayed through a daemon, and there are as many verify.ok rows as oks.
+    Control, on a cluster of its own: the same with synchronous_commit turned off
+    under the daemons must lose at least one acknowledged ok (accepted again)."""
+    margin = 1.0
+    r = kill_under_load(pg, daemons, "k")
+    load = r["load"]
+    replies = load.replies
+    before = [x for x in replies if x[1] < r["t_kill"]]
+    during = [x for x in replies if x[0] > r["t_kill"] and x[1] < r["t_paused"]]
+    after = [x for x in replies if x[0] >= r["t_resume"]]
+    kinds = lambda xs: sorted({x[4] for x in xs})
+    slowest = max(x[1] - x[0] for x in replies)
+    oks = sum(len(c) for c in load.acked.values())
+    print(f"     {len(replies)} replies ({oks} ok): {len(before)} before the kill {kinds(before)}, {len(during)} during {kinds(during)}, "
+          f"{len(after)} after the restart {kinds(after)}; slowest {slowest:.2f} s; restart {r['t_ready'] - r['t_restart']:.2f} s; "
+          f"first reply per daemon after it {r['first_reply']}; every caller ok {r['t_recovered'] - r['t_resume']:.2f} s after resuming",
+          flush=True)
+    check(kinds(before) == ["ok"], f"before the kill only ok: {kinds(before)}")
+    check(len(during) > 0 and kinds(during) == ["unavailable"],
+          f"between the kill and the restart only unavailable ({len(during)} replies): {kinds(during)}")
+    check(slowest <= DEADLINE_MS / 1000 + margin,
+          f"no reply later than the deadline ({DEADLINE_MS} ms) plus {margin} s: slowest {slowest:.2f} s")
+    check(r["paused"], "every caller finished its request before the restart")
+    check(r["recovered"], f"after the restart every one of the {len(load.users)} callers gets ok again, no daemon restarted "
+          f"({r['t_recovered'] - r['t_resume']:.2f} s)")
+    odd = [x for x in after if x[4] not in ("ok", "unavailable", "replayed_code")]
+    check(not odd, f"after the restart nothing but ok, unavailable and replayed_code (an unheard accept that had committed): {odd[:5]}")
+    check(all(d.process.poll() is None for d in daemons), "the three daemons still run")
+    acked = r["acked"]
+    lost = {u: (max(c), r["marks"].get(u)) for u, c in acked.items() if c and r["marks"].get(u, -1) < max(c)}
+    check(not lost, f"every ok acknowledged before the restart ({sum(len(c) for c in acked.values())}) is covered by the watermark the database kept: not covered {lost}")
+    short = {u: (len(c), r["rows"].get(u, 0)) for u, c in acked.items() if r["rows"].get(u, 0) < len(c)}
+    check(not short, f"as many verify.ok audit rows as acknowledged oks, or more (unheard accepts): {short}")
+    check(set(r["again"].values()) == {"replayed_code"},
+          f"each caller's last acknowledged code, sent again after the restart, is refused as replayed: {sorted(set(r['again'].values()))}")
+
+    c = kill_under_load(control_pg, control_daemons, "q", lossy=True)
+    cl = c["load"]
+    lost = {u: (max(x), c["marks"].get(u)) for u, x in c["acked"].items() if x and c["marks"].get(u, -1) < max(x)}
+    print(f"     control: {sum(len(x) for x in c['acked'].values())} oks, {len(lost)} callers' last acknowledged code lost "
+          f"(acknowledged, kept): {dict(list(lost.items())[:6])}; sent again: {sorted(c['again'].values())}", flush=True)
+    check(len(lost) > 0 and "ok" in c["again"].values(),
+          f"control: with synchronous_commit turned off under the daemons the same crash loses acknowledged oks, and a lost "
+          f"code is accepted a second time ({len(lost)} lost; sent again: {sorted(set(c['again'].values()))})")
+
+class Netns:
+    """A network namespace `tier-...` joined to the host by a veth pair with private
+    addresses; `cut` downs the host's end (packets are then dropped silently: the
+    namespace keeps its route, nothing answers, as in a partition)."""
+
+    def __init__(self):
+        n = os.getpid() % 100000
+        self.name = f"tier-cut-{n}"
+        self.host_if, self.ns_if = f"tierh{n}", f"tiern{n}"
+        octet = 100 + os.getpid() % 100
+        self.host_ip, self.ns_ip = f"10.251.{octet}.1", f"10.251.{octet}.2"
+        self.made = False
+
+    def ip(self, *args, ns=False):
+        subprocess.run((["ip", "netns", "exec", self.name] if ns else []) + ["ip"] + list(args), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def create(self):
+        self.made = True
+        atexit.register(self.remove)
+        self.ip("netns", "add", self.name)
+        self.ip("link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
+        self.ip("link", "set", self.ns_if, "netns", self.name)
+        self.ip("addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
+        self.ip("link", "set", self.host_if, "up")
+        self.ip("addr", "add", f"{self.ns_ip}/30", "dev", self.ns_if, ns=True)
+        self.ip("link", "set", self.ns_if, "up", ns=True)
+        self.ip("link", "set", "lo", "up", ns=True)
+        return self
+
+    def cut(self):
+        self.ip("link", "set", self.host_if, "down")
+
+    def heal(self):
+        self.ip("link", "set", self.host_if, "up")
+
+    def remove(self):
+        if not self.made:
+            return
+        self.made = False
+        subprocess.run(["ip", "netns", "del", self.name], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "link", "del", self.host_if], stderr=subprocess.DEVNULL)
+
+
+def make_certificates(d, owner):
+    """A CA and a certificate for db.test (the name the cut-off node asks for)."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.pem", "-days", "2",
+        "-subj", "/CN=otpgate tier test ca")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr", "-subj", "/CN=db.test")
+    with open(f"{d}/san.ext", "w") as f:
+        f.write("subjectAltName=DNS:db.test\n")
+    run("x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key", "-CAcreateserial",
+        "-out", f"{d}/server.crt", "-days", "2", "-extfile", f"{d}/san.ext")
+    os.chmod(f"{d}/server.key", 0o600)
+    os.chown(f"{d}/server.key", *owner)
+
+
+def partition(pg, daemons, netns, certs, key, work, seconds=10):
+    """One node in a network namespace of its own, on TCP with TLS verify-full to the
+    server's address on the veth; the link cut for `seconds`: that node answers
+    unavailable within the deadline, the others (control) keep answering ok, and
+    after the link is back the node answers ok again without a restart, and its
+    user is neither waiting nor locked out."""
+    margin = 1.0
+    pg.create_node_role("node_p", password="partition secret")
+    os.mkdir(work + "/part", 0o755)
+    os.mkdir(work + "/part-pw", 0o700)
+    with open(work + "/part-pw/pw", "w") as f:
+        f.write("partition secret\n")
+    os.chmod(work + "/part-pw/pw", 0o600)
+    link = {"host": netns.host_ip, "port": pg.port, "password_file": work + "/part-pw/pw", "ca_file": certs + "/ca.pem",
+            "server_name": "db.test"}
+    p = Daemon(pg, "node_p", work + "/part", key, link=link, netns=netns.name)
+    daemons.append(p)
+    users = {"pat": enrol_hotp(daemons[0], "pat"), "pbo": enrol_hotp(daemons[1], "pbo"), "pcy": enrol_hotp(daemons[2], "pcy")}
+    check(timed(p, "pat", hotp(users["pat"], 1))[0] == "ok", "the node in its own namespace verifies over TLS")
+    results = {"pat": [], "pbo": [], "pcy": []}
+    counters = {"pat": 2, "pbo": 1, "pcy": 1}
+    stop = threading.Event()
+
+    def user_loop(user, d):
+        while not stop.is_set():
+            t0 = time.monotonic()
+            reply, took = timed(d, user, hotp(users[user], counters[user]))
+            results[user].append((t0, took, reply))
+            if reply in ("ok", "replayed_code"):
+                counters[user] += 1
+            time.sleep(0.1)  # a user's pace
+
+    netns.cut()
+    t_cut = time.monotonic()
+    threads = [threading.Thread(target=user_loop, args=a, daemon=True) for a in [("pat", p), ("pbo", daemons[1]), ("pcy", daemons[2])]]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)  # the length of the cut
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    netns.heal()
+    t_heal = time.monotonic()
+    cut_replies = sorted({r for _, _, r in results["pat"]})
+    slowest = max(took for _, took, _ in results["pat"])
+    check(results["pat"] and cut_replies == ["unavailable"] and slowest <= DEADLINE_MS / 1000 + margin,
+          f"link cut {seconds} s: the cut-off node answers only unavailable ({len(results['pat'])} replies: {cut_replies}), "
+          f"each within the deadline plus {margin} s (slowest {slowest:.2f} s)")
+    others = [r for u in ("pbo", "pcy") for _, _, r in results[u]]
+    check(others and set(others) == {"ok"}, f"control: the other two nodes answer ok meanwhile ({len(others)} replies: {sorted(set(others))})")
+    after = []
+    while time.monotonic() - t_heal < 20:
+        reply, took = timed(p, "pat", hotp(users["pat"], counters["pat"]))
+        after.append(reply)
+        if reply == "ok":
+            break
+        if reply == "replayed_code":
+            counters["pat"] += 1
+        time.sleep(0.1)
+    healed = time.monotonic() - t_heal
+    check(after and after[-1] == "ok",
+          f"after the link is back the node answers ok again without a restart ({healed:.2f} s; replies {after})")
+    # What the node sent during the cut and gave up on must not run when the link is
+    # back (TCP would retransmit a closed socket's unsent query): a reservation then
+    # would count an attempt no one evaluated. Watched for a while after the ok.
+    counters["pat"] += 1
+    end, late = time.monotonic() + 6, []
+    while time.monotonic() < end and not late:
+        late = pg.psql("SELECT l.rhost || ':' || l.failures FROM otpgate.limiter l JOIN otpgate.users u ON u.id = l.user_id "
+                       "WHERE u.name = 'pat'")
+        time.sleep(0.25)  # nothing tells when a retransmission arrives
+    reply = code_of(p.verify("pat", hotp(users["pat"], counters["pat"])))
+    check(not late and reply == "ok",
+          f"nothing the cut-off node gave up on ran later: no attempt counted for its user after the ok (limiter rows {late}), "
+          f"and the next code is ok ({reply})")
+    check(p.process.poll() is None, "the node still runs")
+
+
+def standby_never_answers(pg, daemons):
+    """synchronous_standby_names names a standby that never connects: a verify is
+    answered unavailable within the deadline, never ok, while its commit waits in the
+    server (SyncRep). Control: a client that cancels that wait, as a statement timeout
+    or pg_cancel_backend would, is told the commit succeeded. After the setting is
+    cleared the node's code is still usable: a verify's first write is the reservation
+    (reserve_attempt), whose commit waited, so the code was never evaluated and no
+    accept sent; the control's code is refused as replayed (its accept committed)."""
+    margin = 1.0
+    a = daemons[0]
+    secret = enrol_hotp(a, "sam")
+    sue = enrol_hotp(a, "sue")
+    token = pg.psql("SELECT t.id FROM otpgate.tokens t JOIN otpgate.users u ON u.id = t.user_id WHERE u.name = 'sue'")[0]
+    pg.psql("ALTER SYSTEM SET synchronous_standby_names = 'tier_ghost'", database="postgres")
+    pg.psql("SELECT pg_reload_conf()", database="postgres")
+    try:
+        reply, took = timed(a, "sam", hotp(secret, 1))
+        check(reply == "unavailable" and took <= DEADLINE_MS / 1000 + margin,
+              f"a synchronous standby that never answers: the verify is unavailable within the deadline plus {margin} s "
+              f"({reply} after {took:.2f} s)")
+        waiting = pg.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'node_a' AND wait_event = 'SyncRep'")
+        check(waiting == ["1"], f"its commit is still waiting for the standby in the server, the node gave up on it (SyncRep backends: {waiting})")
+        # Control: an accept from psql, cancelled while its commit waits.
+        args = pg.psql_args(role="node_a")
+        args[args.index("-d") + 1] = "dbname=otpgate application_name=tier_cancel"
+        psql = subprocess.Popen(
+            args + ["-c", f"SELECT otpgate.accept_code('sue', '{token}', 1, 0, NULL, 'sshd', 0, NULL)"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=pg.env())
+        end = time.monotonic() + 20
+        while pg.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tier_cancel' AND wait_event = 'SyncRep'") != ["1"]:
+            if time.monotonic() > end or psql.poll() is not None:
+                break
+            time.sleep(0.05)  # nothing tells when a backend starts waiting
+        pg.psql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'tier_cancel'")
+        out, err = psql.communicate(timeout=30)
+        check(psql.returncode == 0 and out.strip() == "accepted" and "committed locally" in err,
+              f"control: cancelling the wait reports the accept as successful (exit {psql.returncode}, {out.strip()!r}, "
+              f"{' '.join(err.split())[:160]!r})")
+    finally:
+        pg.psql("ALTER SYSTEM RESET synchronous_standby_names", database="postgres")
+        pg.psql("SELECT pg_reload_conf()", database="postgres")
+    end = time.monotonic() + 20
+    while pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") != ["0"] and time.monotonic() < end:
+        time.sleep(0.05)  # the reload reaches the waiting backends in their own time
+    sam_after = code_of(a.verify("sam", hotp(secret, 1)))
+    sue_after = [code_of(a.verify("sue", hotp(sue, c))) for c in (1, 2)]
+    check(sam_after == "ok", f"setting cleared: the code the node answered unavailable for was never evaluated and is still usable ({sam_after})")
+    check(sue_after == ["replayed_code", "ok"],
+          f"setting cleared: the control's code, reported accepted, is refused as replayed; the next is ok ({sue_after})")
 
 if __name__ == "__main__":
     main()
