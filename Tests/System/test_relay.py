@@ -425,10 +425,12 @@ def untrusted(work, ns, stranger_ca, ca, a, user, next_code, ports):
 def node_killed(tier_a, a, user, next_code, ports):
     tier_a.process.kill()
     tier_a.process.wait()
-    reply = code_of(a.verify(user, next_code()))
+    full = a.verify(user, next_code())
+    reply = code_of(full)
     h = a.health()
+    log = "" if reply == "ok" else "; relay log: " + open(os.path.join(a.dir, "stderr")).read()[-800:]
     check(reply == "ok" and h.get("tier", "").endswith(f":{ports['tier-b']}"),
-          f"tier-a killed: relay A logs in through tier-b ({reply}; health names {h.get('tier')})")
+          f"tier-a killed: relay A logs in through tier-b ({full}; health names {h.get('tier')}){log}")
 
 
 def no_tier_checks(work, ns, ca):
