@@ -16,7 +16,7 @@ RELEASE     = -c release --static-swift-stdlib $(SWIFT_FLAGS)
 # Packages needed to build (headers and libraries) and to test (peers, tools).
 BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev libqrencode-dev scdoc
 DEB_DEPS    = debhelper dpkg-dev lintian
-TEST_DEPS   = oathtool strace gdb libpam-google-authenticator libpam-oath socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin tmux imagemagick man-db bash-completion logrotate postgresql $(DEB_DEPS)
+TEST_DEPS   = oathtool iproute2 openssl strace gdb libpam-google-authenticator libpam-oath socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin tmux imagemagick man-db bash-completion logrotate postgresql $(DEB_DEPS)
 
 .PHONY: all build test test-pg deps test-deps toolchain release man deb bench install uninstall clean
 
@@ -46,6 +46,7 @@ test: test-deps
 	$(MAKE) -C pam test
 	python3 Tests/System/test_pg_schema.py
 	python3 Tests/System/test_tier.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
+	python3 Tests/System/test_relay.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)" pam/build/pam_otpgate.so
 	scripts/test-clone-path.sh
 	python3 Tests/System/test_logins.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated" pam/build/pam_otpgate.so
 	python3 Tests/System/test_import.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"

@@ -158,6 +158,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The relay (`mode = "relay"`): answers local callers by asking the verifier
+        // tier over TLS (docs/RELAY.md). Built only with the Fleet trait.
+        .target(
+            name: "OTPGateRelay",
+            dependencies: [
+                "OTPGateServer", "OTPGateProtocol", "OTPGateConfig", "OTPCore", "OTPGateTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "otpgated",
             dependencies: [
@@ -165,6 +179,8 @@ let package = Package(
                 .target(name: "OTPGatePostgres", condition: .when(traits: ["Fleet"])),
                 .target(name: "OTPGateTLS", condition: .when(traits: ["Fleet"])),
                 .target(name: "OTPGateTierLink", condition: .when(traits: ["Fleet"])),
+                .target(name: "OTPGateRelay", condition: .when(traits: ["Fleet"])),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Fleet"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -179,7 +195,8 @@ let package = Package(
             dependencies: [
                 // Never the store or the server: `swift build --product otpgate` builds
                 // no GRDB and no ServiceLifecycle (README, layout).
-                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateConfig", "OTPGateVersion", "CQREncode",
+                // COpenSSL: doctor reads a relay's certificate (libcrypto, already linked by OTPCore).
+                "OTPGateClient", "OTPGateProtocol", "OTPCore", "OTPGateConfig", "OTPGateVersion", "CQREncode", "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "OTPGateImport",
             ],
@@ -324,6 +341,19 @@ let package = Package(
             dependencies: [
                 "OTPGateTierLink", "OTPGateTLS", "OTPGateServer", "OTPGateStore", "OTPGateStoreContract", "OTPGateProtocol",
                 "OTPCore", "OTPGateTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The relay against a real TLS server in the test: endpoint order, the one
+        // deadline, unknown outcomes.
+        .testTarget(
+            name: "OTPGateRelayTests",
+            dependencies: [
+                "OTPGateRelay", "OTPGateServer", "OTPGateProtocol", "OTPGateConfig", "OTPCore", "OTPGateTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

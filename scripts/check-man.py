@@ -10,8 +10,9 @@ option or a config key added later without documentation fails `make test`.
   options as --OPTION;
 - every otpgated option appears in otpgated(8);
 - every module option in pam/pam_otpgate.c's option parser appears in pam_otpgate(8);
-- every config key ServerConfig, StoreSettings and TierListenerSettings read appears in its [table] section of
-  otpgated.toml(5).
+- every config key ServerConfig, StoreSettings, TierListenerSettings and RelaySettings
+  read appears in its [table] section of otpgated.toml(5) (a key before any table, such
+  as mode, before the first table).
 It then removes one documented option from a copy of each page and checks that the
 same comparison fails (a control: the check can fail).
 """
@@ -61,8 +62,12 @@ def module_options():
 
 
 def config_keys():
-    source = "".join(open(f"Sources/OTPGateConfig/{f}.swift").read() for f in ["ServerConfig", "StoreSettings", "TierListenerSettings"])
+    source = "".join(
+        open(f"Sources/OTPGateConfig/{f}.swift").read()
+        for f in ["ServerConfig", "StoreSettings", "TierListenerSettings", "RelaySettings"])
     keys = sorted(set(re.findall(r'"([a-z_]+(?:\.[a-z_]+)*)\.([a-z_]+)"', source)))
+    # Keys before any table, read as r.string("mode") and the like.
+    keys += sorted(("", k) for k in set(re.findall(r'r\.[a-z]+\("([a-z_]+)"\)', source)))
     if len(keys) < 10:
         problems.append(f"ServerConfig.swift: found only {keys}; has its form changed?")
     return keys
@@ -86,7 +91,7 @@ def check_all(pages):
             missing.append(f"pam_otpgate(8) does not mention the module option {option}")
     sections = re.split(r"(?=\[[a-z_.]+\] )", text["otpgated.toml.5"])
     for table, key in config_keys():
-        section = next((s for s in sections if s.startswith(f"[{table}] ")), "")
+        section = sections[0] if not table else next((s for s in sections if s.startswith(f"[{table}] ")), "")
         if not re.search(r"(?<![a-z_])" + key + r" = ", section):
             missing.append(f"otpgated.toml(5) has no '{key} = ...' under [{table}]")
     return missing

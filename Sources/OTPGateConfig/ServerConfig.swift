@@ -3,6 +3,11 @@ import OTPGateProtocol
 /// Everything otpgated can be told, with the defaults documented in
 /// etc/otpgate/otpgated.toml. Paths are absolute.
 public struct ServerConfig: Sendable, Equatable {
+    /// `mode`: this host's store answers (`local`), or the verifier tier (`relay`).
+    public var mode = RelaySettings.Mode.local
+    // [relay]
+    public var relay = RelaySettings()
+
     // [paths]
     public var stateDirectory = "/var/lib/otpgate"
     public var keyFile = "/etc/otpgate/keys/master.key"
@@ -74,6 +79,12 @@ public struct ServerConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The users a relay answers from its own store (`[store] local_users`, root
+    /// always among them, as on a tier node); every other user goes to the tier.
+    /// Root stays local because a fleet-wide "root" on the tier would let one host's
+    /// root token open root on every host.
+    public var relayLocalUsers: [String] { mode == .relay ? store.localUsers : [] }
+
     /// `--state-dir DIR`: the store, the key and both sockets under DIR. The store
     /// gets its own subdirectory, which is 0700, while DIR stays reachable for the
     /// public socket.
@@ -89,6 +100,12 @@ public struct ServerConfig: Sendable, Equatable {
     public init(parsing text: String, name: String) throws(ConfigError) {
         var r = ConfigReader(file: try ConfigFile(parsing: text, name: name), name: name)
         self.init()
+        if let v = try r.string("mode") {
+            guard let m = RelaySettings.Mode(rawValue: v) else {
+                throw ConfigError("\(r.at("mode")) must be \"local\" or \"relay\"")
+            }
+            mode = m
+        }
         if let v = try r.path("paths.state_dir") { stateDirectory = v }
         if let v = try r.path("paths.key_file") { keyFile = v }
         if let v = try r.path("paths.generation_file") { generationFile = v }
@@ -128,7 +145,15 @@ public struct ServerConfig: Sendable, Equatable {
         try store.read(&r, name: name)
         var tier = TierListenerSettings()
         if try tier.read(&r, name: name) { tierListener = tier }
+        try relay.read(&r, mode: mode, name: name)
         try r.rejectUnknownKeys()
+        if mode == .relay, tierListener != nil {
+            throw ConfigError("\(name): mode = \"relay\" forwards to the tier and serves no relays: remove [tier_listener] (the tier's nodes have it)")
+        }
+        if mode == .relay, store.backend != .sqlite {
+            throw ConfigError(
+                "\(name): mode = \"relay\" holds no store of fleet users: remove store.backend = \"\(store.backend.rawValue)\" (the tier's nodes have it)")
+        }
         guard reservedConnections < maxConnections else {
             throw ConfigError("\(name): server.reserved_connections must be below server.max_connections")
         }

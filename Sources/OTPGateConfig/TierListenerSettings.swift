@@ -49,9 +49,9 @@ public struct TierListenerSettings: Sendable, Equatable {
             }
             return address
         }
-        if let v = try r.path("tier_listener.certificate") { certificate = v }
-        if let v = try r.path("tier_listener.key") { key = v }
-        if let v = try r.path("tier_listener.ca") { ca = v }
+        if let v = try r.path("tier_listener.certificate_file") { certificate = v }
+        if let v = try r.path("tier_listener.key_file") { key = v }
+        if let v = try r.path("tier_listener.ca_file") { ca = v }
         if let v = try r.strings("tier_listener.deny") {
             for entry in v where !DenyList.isEntry(entry) {
                 throw ConfigError("\(r.at("tier_listener.deny")) holds \(entry.debugDescription): neither a host name nor a SHA-256 fingerprint")

@@ -5,14 +5,33 @@ public import OTPGateProtocol
 /// otpauth URI, recovery codes) are not in `reply`, where they would be Strings that
 /// linger in freed memory: they are held beside it in `SecretBytes`, and `line()`
 /// writes them straight into the line, which is wiped memory too.
+///
+/// On a relay the answer is the tier's reply line itself (`forwarded(line:)`), passed
+/// on byte for byte and never parsed into Strings: it may carry a secret or recovery
+/// codes just the same.
 public struct Answer: Sendable {
-    public let reply: Reply
-    let secrets: [String: SecretMember]
+    private enum Content: Sendable {
+        case reply(Reply, secrets: [String: SecretMember])
+        case forwarded(SecretBytes)
+    }
+
+    private let content: Content
+
+    /// The reply this answer was made from; nil for a forwarded line.
+    public var reply: Reply? {
+        if case .reply(let reply, _) = content { return reply }
+        return nil
+    }
 
     public init(_ reply: Reply) {
-        self.reply = reply
-        self.secrets = [:]
+        self.content = .reply(reply, secrets: [:])
     }
+
+    /// A reply line received whole from elsewhere (the tier), ending in "\n", sent to
+    /// the caller unchanged. The answer keeps the caller's `line` (wiped memory).
+    public static func forwarded(line: SecretBytes) -> Answer { Answer(content: .forwarded(line)) }
+
+    private init(content: Content) { self.content = content }
 
     /// `reply` with the members named in `secrets` taken out of its result (the
     /// result types are the client's, with String members: the handler fills those
@@ -23,15 +42,22 @@ public struct Answer: Sendable {
             for key in secrets.keys { fields[key] = nil }
             reply.outcome = .success(fields)
         }
-        self.reply = reply
-        self.secrets = secrets
+        self.content = .reply(reply, secrets: secrets)
     }
 
     /// The line to send, in memory that is wiped when it is released. Byte for byte
     /// what `Reply.line` gives for the reply with the secrets in it.
+    /// A forwarded line is copied, so that each call's result can be wiped on its own.
     public func line() -> SecretBytes {
-        var out = SecretBytes(capacity: 512)
-        reply.writeLine(secrets: secrets, into: &out)
-        return out
+        switch content {
+        case .reply(let reply, let secrets):
+            var out = SecretBytes(capacity: 512)
+            reply.writeLine(secrets: secrets, into: &out)
+            return out
+        case .forwarded(let line):
+            let out = SecretBytes(capacity: line.count)
+            out.append(line)
+            return out
+        }
     }
 }

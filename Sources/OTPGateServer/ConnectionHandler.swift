@@ -23,7 +23,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// What every connection of one listener shares.
     struct Context: Sendable {
         let kind: SocketKind
-        let handler: RequestHandler
+        let handler: any RequestResponder
         let registry: ConnectionRegistry
         /// For root, the daemon's uid, the verify group and the admin socket: the
         /// callers that logins depend on.

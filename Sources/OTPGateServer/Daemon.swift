@@ -13,7 +13,11 @@ import Synchronization
 /// connections, writes the refusal counts and removes its socket files.
 public final class Daemon: Service, Sendable {
     let config: ServerConfig
-    let handler: RequestHandler
+    /// What answers requests: `handler`, or on a relay the relay.
+    let responder: any RequestResponder
+    /// The handler over this host's store, whose housekeeping runs beside the daemon;
+    /// nil on a relay that keeps no local users (it has no store).
+    let handler: RequestHandler?
     let sockets: [ListenerSocket]
     let logger: Logger
     let group: MultiThreadedEventLoopGroup
@@ -31,13 +35,26 @@ public final class Daemon: Service, Sendable {
     /// Set once the listeners are bound and READY=1 is sent.
     private let serving = Atomic<Bool>(false)
 
-    public init(
+    public convenience init(
         config: ServerConfig, handler: RequestHandler, sockets: [ListenerSocket], logger: Logger,
         group: MultiThreadedEventLoopGroup, pool: NIOThreadPool, onReady: @escaping @Sendable () -> Void = {},
         onStopping: @escaping @Sendable () -> Void = {}
     ) {
+        self.init(
+            config: config, responder: handler, localHandler: handler, sockets: sockets, logger: logger, group: group,
+            pool: pool, onReady: onReady, onStopping: onStopping)
+    }
+
+    /// A daemon whose requests `responder` answers (a relay), with `localHandler` the
+    /// handler over this host's own store, if it has one, for housekeeping.
+    public init(
+        config: ServerConfig, responder: any RequestResponder, localHandler: RequestHandler?, sockets: [ListenerSocket],
+        logger: Logger, group: MultiThreadedEventLoopGroup, pool: NIOThreadPool,
+        onReady: @escaping @Sendable () -> Void = {}, onStopping: @escaping @Sendable () -> Void = {}
+    ) {
         self.config = config
-        self.handler = handler
+        self.responder = responder
+        self.handler = localHandler
         self.sockets = sockets
         self.logger = logger
         self.group = group
@@ -79,10 +96,10 @@ public final class Daemon: Service, Sendable {
         } onGracefulShutdown: {
             self.stopAccepting()
         }
-        handler.flushRefusals(all: true)
+        handler?.flushRefusals(all: true)
         for socket in sockets { socket.remove() }
         // How well group commit batched: writes per transaction is fsyncs saved.
-        let writes = handler.store.writeStatistics
+        let writes = handler?.store.writeStatistics ?? WriteStatistics(transactions: 0, writes: 0, largestBatch: 0)
         logger.notice(
             "otpgated stopped",
             metadata: ["store.transactions": "\(writes.transactions)", "store.writes": "\(writes.writes)",
@@ -104,7 +121,7 @@ public final class Daemon: Service, Sendable {
     private func bind(_ socket: ListenerSocket) async throws -> any Channel {
         let idle = TimeAmount.seconds(config.idleTimeout)
         let shared = ConnectionHandler.Context(
-            kind: socket.kind, handler: handler, registry: registry, privilegedPool: pool, guestPool: guestPool,
+            kind: socket.kind, handler: responder, registry: registry, privilegedPool: pool, guestPool: guestPool,
             budget: budget, refusalLog: refusalLog, config: config, daemonUID: daemonUID, logger: logger)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Self.backlog)
@@ -143,17 +160,20 @@ public final class Daemon: Service, Sendable {
     /// refusal counts, audit retention and, when systemd asks for it
     /// (`WATCHDOG_USEC`), the watchdog.
     public func housekeeping(environment: [String: String]) -> [ServiceGroupConfiguration.ServiceConfiguration] {
-        let (handler, config, logger) = (self.handler, self.config, self.logger)
-        var services = [
-            PeriodicService("clock check", every: .seconds(config.clockCheckInterval)) { _ = handler.clock.check() },
-            PeriodicService("enrolment purge", every: .seconds(min(config.enrollmentTTL, 300))) {
-                Self.purgeEnrollments(handler, logger: logger)
-            },
-            PeriodicService("refusal counts", every: .seconds(max(config.refusalAuditWindow, 1))) { handler.flushRefusals() },
-            PeriodicService("audit retention", every: .seconds(config.auditPruneInterval), runsAtStart: true) {
-                Self.pruneAudit(handler, config: config, logger: logger)
-            },
-        ]
+        let (config, logger) = (self.config, self.logger)
+        var services: [PeriodicService] = []
+        if let handler = self.handler {
+            services += [
+                PeriodicService("clock check", every: .seconds(config.clockCheckInterval)) { _ = handler.clock.check() },
+                PeriodicService("enrolment purge", every: .seconds(min(config.enrollmentTTL, 300))) {
+                    Self.purgeEnrollments(handler, logger: logger)
+                },
+                PeriodicService("refusal counts", every: .seconds(max(config.refusalAuditWindow, 1))) { handler.flushRefusals() },
+                PeriodicService("audit retention", every: .seconds(config.auditPruneInterval), runsAtStart: true) {
+                    Self.pruneAudit(handler, config: config, logger: logger)
+                },
+            ]
+        }
         if let interval = SystemdNotify.watchdogInterval(environment: environment) {
             let loop = group.next()
             services.append(PeriodicService("watchdog", every: interval) { [self] in

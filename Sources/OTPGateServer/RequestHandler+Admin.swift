@@ -10,7 +10,7 @@ extension RequestHandler {
             id: id,
             result: HealthResult(
                 version: Self.version, uptime: Int(now - startedAt), clockSynced: clock.isSynchronized, store: state.state.rawValue,
-                storeDetail: state.detail))
+                storeDetail: state.detail, time: now))
     }
 
     func adminList(id: String?, now: Int64) throws -> Reply {

@@ -44,8 +44,10 @@ extension Admin {
 
             let socket = global.socket ?? settings.socketPath
             let client = OTPGateClient(socketPath: socket, timeout: .seconds(max(1, global.timeout)))
+            var reached: HealthResult?
             do {
                 let health = try await client.health()
+                reached = health
                 findings.append(DoctorFinding(.ok, "otpgated \(health.version) answers on \(socket), up \(health.uptime) s"))
                 let detail = health.storeDetail.map { " (\($0))" } ?? ""
                 findings.append(health.store == "ok" ? DoctorFinding(.ok, "store: ok\(detail)")
@@ -63,10 +65,15 @@ extension Admin {
                                               fix: "start it: systemctl start otpgated.socket otpgated.service (or sudo make install)"))
             }
 
+            var moduleTimeouts: [(place: String, seconds: Int)] = []
             for service in services.isEmpty ? [sshdService, "sudo"] : services {
                 let stack = PAMServiceCheck(directory: pamDirectory, service: service, daemonSocket: socket, sshd: service == sshdService)
                 findings += stack.findings
+                moduleTimeouts += stack.moduleTimeouts
                 if service == sshdService { findings += checkSSHD(stack) }
+            }
+            if settings.mode == .relay {
+                findings += DoctorRelay.findings(settings.relay, health: reached, pamTimeouts: moduleTimeouts, daemonUID: daemonUID)
             }
 
             if global.json {

@@ -11,6 +11,9 @@ struct DoctorConfig {
     /// For DoctorTier: the backend and the `[limiter]` a tier node's policy is compared with.
     var store: StoreSettings
     var limiter: LimiterSettings
+    /// For DoctorRelay.
+    var mode = RelaySettings.Mode.local
+    var relay = RelaySettings()
 
     /// The file's settings, or the built-in defaults when it does not exist; and the
     /// finding that says which.
@@ -29,6 +32,6 @@ struct DoctorConfig {
         }
         return (DoctorConfig(keyFile: settings.keyFile, stateDirectory: settings.stateDirectory,
                              databasePath: settings.databasePath, socketPath: settings.socketPath, store: settings.store,
-                             limiter: settings.limiter), finding)
+                             limiter: settings.limiter, mode: settings.mode, relay: settings.relay), finding)
     }
 }

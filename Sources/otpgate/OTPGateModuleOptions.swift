@@ -13,6 +13,8 @@ struct OTPGateModuleOptions {
     private(set) var socket = Self.defaultSocket
     private(set) var flagsSet: Set<String> = []
     private(set) var gracePeriod: Int?
+    /// Seconds the module waits for the daemon (`timeout=`; 5 unless valid).
+    private(set) var timeout = 5
     /// (argument, why it is wrong, fix)
     private(set) var problems: [(String, String, String)] = []
 
@@ -31,7 +33,7 @@ struct OTPGateModuleOptions {
             case ("socket", _):
                 problems.append((argument, "the module ignores it (socket= takes an absolute path) and uses \(Self.defaultSocket)", "socket=/ABSOLUTE/PATH"))
             case ("timeout", let v?) where Self.integer(v, in: Self.timeoutRange) != nil:
-                break
+                timeout = Self.integer(v, in: Self.timeoutRange)!
             case ("timeout", _):
                 problems.append((argument, "the module ignores it (timeout= takes whole seconds, 1 to 60) and waits 5 s", "timeout=5"))
             case ("digits", let v?) where Self.integer(v, in: Self.digitsRange) != nil:

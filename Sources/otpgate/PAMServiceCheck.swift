@@ -13,6 +13,8 @@ struct PAMServiceCheck {
     private(set) var codeMandatory = false
     /// ... and no way to success skips the password.
     private(set) var passwordMandatory = false
+    /// Each pam_otpgate line's timeout, in seconds, with where it is.
+    private(set) var moduleTimeouts: [(place: String, seconds: Int)] = []
 
     /// Where libpam looks for a module named without a path.
     static var moduleDirectories: [String] {
@@ -43,6 +45,7 @@ struct PAMServiceCheck {
             return
         }
         usesOTPGate = true
+        moduleTimeouts = rules.filter(\.isOTPGate).map { ("\($0.file):\($0.line)", OTPGateModuleOptions($0.arguments).timeout) }
         let exists: (PAMRule) -> Bool = { rule in
             guard case .module(let path, _) = rule.kind else { return true }
             if path.hasPrefix("/") { return FileManager.default.fileExists(atPath: path) }

@@ -137,6 +137,16 @@ struct OTPGated: AsyncParsableCommand {
         raiseFileLimit()
 
         let environment = ProcessInfo.processInfo.environment
+        if settings.mode == .relay {
+            #if Fleet
+            return try await RelayMode.run(
+                settings: settings, flags: self, configPath: configPath, configFile: configFile, logFile: logFile,
+                environment: environment, logger: logger)
+            #else
+            throw DaemonError(
+                "mode = \"relay\", but this otpgated was built without the relay: build it with `swift build --traits Fleet` (or `make install SWIFT_FLAGS=\"--traits Fleet\"`)")
+            #endif
+        }
         let (key, keySource, keyCreated) = try DaemonSetup.loadOrCreateKey(
             config: settings, credentialsDirectory: environment["CREDENTIALS_DIRECTORY"], logger: logger)
         let (store, created) = try DaemonSetup.openStore(

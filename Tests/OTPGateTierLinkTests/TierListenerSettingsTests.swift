@@ -8,9 +8,9 @@ struct TierListenerSettingsTests {
         let text = """
             [tier_listener]
             listen = ["127.0.0.1:4707", "[::1]:4708"]
-            certificate = "/etc/otpgate/t.pem"
-            key = "/etc/otpgate/t.key"
-            ca = "/etc/otpgate/ca.pem"
+            certificate_file = "/etc/otpgate/t.pem"
+            key_file = "/etc/otpgate/t.key"
+            ca_file = "/etc/otpgate/ca.pem"
             deny = ["old.example.org", "\(String(repeating: "AB:", count: 31))AB"]
             max_connections_per_relay = 3
             max_requests_per_second = 7
@@ -29,7 +29,7 @@ struct TierListenerSettingsTests {
     }
 
     @Test(arguments: [
-        ("[tier_listener]\ncertificate = \"/a\"", "tier_listener.listen must name at least one"),
+        ("[tier_listener]\ncertificate_file = \"/a\"", "tier_listener.listen must name at least one"),
         ("[tier_listener]\nlisten = [\"nohost\"]", "not \"host:port\""),
         ("[tier_listener]\nlisten = [\"h:70000\"]", "not \"host:port\""),
         ("[tier_listener]\nlisten = [\"h:1\"]\ndeny = [\"a b\"]", "neither a host name nor a SHA-256 fingerprint"),
