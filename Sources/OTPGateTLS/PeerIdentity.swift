@@ -63,16 +63,4 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
         }
         return String(decoding: text, as: UTF8.self)
     }
-
-    /// A fingerprint as written in a deny list: 64 hex digits, optionally in pairs
-    /// separated by ':' (openssl's `-fingerprint -sha256` form), any case. Lowercase
-    /// plain hex, or nil if it is not one.
-    public static func normalizedFingerprint(_ text: String) -> String? {
-        var hex = text.lowercased()
-        hex.removeAll { $0 == ":" }
-        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
-            return nil
-        }
-        return hex
-    }
 }

@@ -33,7 +33,7 @@ struct TierListenerSettingsTests {
         ("[tier_listener]\nlisten = [\"nohost\"]", "not \"host:port\""),
         ("[tier_listener]\nlisten = [\"h:70000\"]", "not \"host:port\""),
         ("[tier_listener]\nlisten = [\"h:1\"]\ndeny = [\"a b\"]", "neither a host name nor a SHA-256 fingerprint"),
-        ("[tier_listener]\nlisten = [\"h:1\"]\nkey = \"relative\"", "must be an absolute path"),
+        ("[tier_listener]\nlisten = [\"h:1\"]\nkey_file = \"relative\"", "must be an absolute path"),
         ("[tier_listener]\nlisten = [\"h:1\"]\nmax_requests_per_second = 0", "must be between"),
         ("[tier_listener]\nlisten = [\"h:1\"]\nunknown = 1", "unknown"),
     ])

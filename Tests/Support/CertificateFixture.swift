@@ -66,6 +66,14 @@ package final class CertificateFixture: Sendable {
             extensions: "extendedKeyUsage=clientAuth\n")
     }
 
+    /// A tier certificate from another CA (SAN IP:127.0.0.1, DNS:localhost), usable at
+    /// either end: a tier or a relay that the other side does not trust.
+    package func foreignServer(_ name: String) throws -> CertificatePair {
+        try Self.issue(
+            name: name, in: directory, file: "foreign-server-" + name, caCertificate: otherCA, caKey: otherCAKey,
+            extensions: "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
+    }
+
     /// A client certificate for `name` from the CA that expired in 2020.
     package func expiredClient(_ name: String) throws -> CertificatePair {
         let key = directory + "/expired-\(name).key"
