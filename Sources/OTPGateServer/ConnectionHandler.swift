@@ -213,14 +213,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             // otherwise takes as much of it as the login's worker gets.
             if guest { _ = otpgate_set_thread_nice(Self.guestNice) }
             // Written here, off the event loop, into memory that is wiped (SecretBytes).
-            let line: SecretBytes
-            if case .active = state {
-                line = handler.handle(request, peer: peer).line()
-            } else {
-                line = Answer(Reply.failure(id: request.id, code: .unavailable, message: "the daemon is shutting down")).line()
-            }
-            // Parsed from the line, so its strings are the daemon's own heap memory.
-            request.wipeSecrets()
+            let line = handler.answerLine(request, peer: peer, state: state)
             loop.execute { me.value.finished(line) }
         }
     }
@@ -244,20 +237,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// buffer, sized to the line so it never grows, is wiped once the kernel has it.
     private func send(_ line: SecretBytes, thenClose: Bool) {
         guard let context, !closing else { return }
-        let allocator = context.channel.allocator
-        let buffer = line.withUnsafeBytes { bytes in
-            var buffer = allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            return buffer
-        }
-        let written = context.writeAndFlush(wrapOutboundOut(buffer))
-        lastWrite = written
-        let channel = context.channel
         if thenClose { closing = true }
-        written.whenComplete { _ in
-            buffer.wipeInPlace()
-            if thenClose { channel.close(promise: nil) }
-        }
+        lastWrite = context.writeWiped(line, thenClose: thenClose)
     }
 
 }

@@ -163,13 +163,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         let (handler, loop) = (shared.handler, context.eventLoop)
         let me = NIOLoopBound(self, eventLoop: loop)
         shared.pool.submit { state in
-            let line: SecretBytes
-            if case .active = state {
-                line = handler.handle(request, peer: peer).line()
-            } else {
-                line = Answer(Reply.failure(id: request.id, code: .unavailable, message: "the daemon is shutting down")).line()
-            }
-            request.wipeSecrets()
+            let line = handler.answerLine(request, peer: peer, state: state)
             loop.execute { me.value.finished(line) }
         }
     }
@@ -183,18 +177,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     /// the line and wiped once written; `line` wipes itself when released.
     private func send(_ line: SecretBytes, thenClose: Bool) {
         guard let context, !closing else { return }
-        let allocator = context.channel.allocator
-        let buffer = line.withUnsafeBytes { bytes in
-            var buffer = allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            return buffer
-        }
-        let written = context.writeAndFlush(wrapOutboundOut(buffer))
-        let channel = context.channel
         if thenClose { closing = true }
-        written.whenComplete { _ in
-            buffer.wipeInPlace()
-            if thenClose { channel.close(promise: nil) }
-        }
+        _ = context.writeWiped(line, thenClose: thenClose)
     }
 }

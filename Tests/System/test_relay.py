@@ -36,7 +36,7 @@ Until this build's otpgated has the tier listener, the test says SKIP for the pa
 that need it and runs the rest (a relay with no tier: unavailable within the
 deadline, health, admin refusals, no key of the fleet in its state directory).
 """
-import base64, concurrent.futures, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, time
+import base64, concurrent.futures, os, shutil, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgfixture import PgCluster  # noqa: E402
@@ -130,11 +130,11 @@ key_file = "{key}"
 """
 
 
-class Relay:
+class Relay(tierfixture.Otpgated):
     """otpgated in mode relay, run inside `ns` (`ip netns exec` execs it: same pid)."""
 
     def __init__(self, name, ns, work, endpoints, cert, key, ca):
-        self.name = name
+        self.name = self.role = name
         self.dir = os.path.join(work, name)
         os.mkdir(self.dir, 0o755)
         self.state = os.path.join(self.dir, "s")
@@ -153,26 +153,11 @@ connections_per_endpoint = 2
         self.socket = os.path.join(self.state, "otpgated.sock")
         self.admin = os.path.join(self.state, "otpgated-admin.sock")
         self.err = open(os.path.join(self.dir, "stderr"), "w")
-        self.notify_path = os.path.join(self.dir, "notify")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(self.notify_path)
         self.process = subprocess.Popen(
             ["ip", "netns", "exec", ns.name, os.path.join(BIN, "otpgated"), "--state-dir", self.state, "--config", self.config],
-            stderr=self.err, stdout=subprocess.DEVNULL, env=dict(os.environ, NOTIFY_SOCKET=self.notify_path))
+            stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
         T.cleanup.add(f"stop relay {name}", self.stop)
         self.wait_ready()
-
-    def wait_ready(self, timeout=60):
-        self.notify.settimeout(0.25)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and self.process.poll() is None:
-            try:
-                if b"READY=1" in self.notify.recv(4096):
-                    return
-            except socket.timeout:
-                continue
-        raise RuntimeError(f"relay {self.name} sent no READY=1 (exit {self.process.poll()}): "
-                           + open(os.path.join(self.dir, "stderr")).read()[-2000:])
 
     def verify(self, user, code):
         return call(self.socket, {"v": 1, "op": "verify", "user": user, "code": code, "service": "sshd", "rhost": "10.0.0.1"})

@@ -28,131 +28,20 @@ Checks, each with what would make it fail:
 TIER_ONLY=partition|standby|crash runs the setup and that part only (none: setup).
 About 4-6 minutes on a loaded 2-core machine.
 """
-import atexit, base64, concurrent.futures, hashlib, hmac, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time
+import atexit, concurrent.futures, json, os, shutil, socket, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgfixture import PgCluster, migration_files  # noqa: E402
+import tierfixture  # noqa: E402
+from tierfixture import check, call, hotp, enrol_hotp, code_of, failures  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/debug"
 DEADLINE_MS = 2000
-failures = []
 
 
-T0 = time.monotonic()
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + f"[{time.monotonic() - T0:3.0f} s] " + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def call(path, obj, timeout=10):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(path)
-    s.sendall(json.dumps(obj).encode() + b"\n")
-    data = b""
-    while not data.endswith(b"\n"):
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
-    return json.loads(data)
-
-
-def hotp(secret, c):
-    h = hmac.new(secret, struct.pack(">Q", c), hashlib.sha1).digest()
-    o = h[-1] & 15
-    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
-
-
-class Daemon:
-    def __init__(self, pg, role, work, key=None, single_node=True, link=None, netns=None):
-        """link: the [store.postgres] connection keys for TCP with TLS (host, port,
-        password_file, ca_file, server_name), else pg's socket directory; netns: run
-        the daemon in that network namespace (its Unix sockets stay reachable)."""
-        self.role = role
-        self.dir = os.path.join(work, role)
-        os.mkdir(self.dir, 0o755)
-        if key:
-            # Every node of a tier holds the same master key (docs/OPERATIONS.md).
-            os.mkdir(os.path.join(self.dir, "s"), 0o755)
-            shutil.copy(key, os.path.join(self.dir, "s", "master.key"))
-            os.chmod(os.path.join(self.dir, "s", "master.key"), 0o600)
-        self.config = os.path.join(self.dir, "otpgated.toml")
-        if link:
-            connection = "\n".join(f'{k} = {json.dumps(v)}' for k, v in link.items()) + '\ntls = "verify-full"'
-        else:
-            connection = f'host = "{pg.sockets}"\nport = {pg.port}\ntls = "disable"'
-        with open(self.config, "w") as f:
-            f.write(f"""[store]
-backend = "postgres"
-local_users = ["root"]
-[store.postgres]
-{connection}
-database = "otpgate"
-user = "{role}"
-single_node = {"true" if single_node else "false"}
-deadline = {DEADLINE_MS}
-pool_size = 4
-""")
-        self.socket = os.path.join(self.dir, "s", "otpgated.sock")
-        self.admin = os.path.join(self.dir, "s", "otpgated-admin.sock")
-        self.err = open(os.path.join(self.dir, "stderr"), "w")
-        self.process = subprocess.Popen(
-            (["ip", "netns", "exec", netns] if netns else []) + [os.path.join(BIN, "otpgated"), "--state-dir", os.path.join(self.dir, "s"), "--config", self.config]
-            # The key came first (copied from the first node): the local store is new.
-            + (["--new-store"] if key else []),
-            stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
-        self.wait_ready()
-
-    def notify_env(self):
-        self.notify_path = os.path.join(self.dir, "notify")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(self.notify_path)
-        env = dict(os.environ)
-        env["NOTIFY_SOCKET"] = self.notify_path
-        return env
-
-    def wait_ready(self, timeout=60):
-        """READY=1 on NOTIFY_SOCKET: the daemon says when it serves."""
-        self.notify.settimeout(0.25)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and self.process.poll() is None:
-            try:
-                if b"READY=1" in self.notify.recv(4096):
-                    return
-            except socket.timeout:
-                continue
-        self.process.poll()
-        raise RuntimeError(f"{self.role} sent no READY=1 (exit {self.process.returncode}): "
-                           + open(os.path.join(self.dir, "stderr")).read()[-2000:])
-
-    def verify(self, user, code, rhost="10.0.0.1"):
-        return call(self.socket if user != "root" else self.admin,
-                    {"v": 1, "op": "verify", "user": user, "code": code, "service": "sshd", "rhost": rhost})
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-
-
-def enrol_hotp(daemon, user):
-    b = call(daemon.admin, {"v": 1, "op": "enroll.begin", "user": user, "kind": "hotp"})
-    assert b.get("ok"), b
-    secret = base64.b32decode(b["secret"] + "=" * (-len(b["secret"]) % 8))
-    enrollment = b["enrollment"]
-    c = call(daemon.admin, {"v": 1, "op": "enroll.confirm", "user": user, "enrollment": enrollment, "code": hotp(secret, 0)})
-    assert c.get("ok"), c
-    return secret
-
-
-def code_of(reply):
-    if reply.get("ok"):
-        return "ok"
-    return str(reply.get("error", "?"))
+def Daemon(pg, role, work, key=None, single_node=True, link=None, netns=None):
+    """A node of this test's tier: otpgated from BIN with the store deadline DEADLINE_MS."""
+    return tierfixture.Daemon(pg, role, work, key, single_node, bin=BIN, deadline_ms=DEADLINE_MS, link=link, netns=netns)
 
 
 def main():

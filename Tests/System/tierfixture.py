@@ -5,10 +5,11 @@ its own state directory and database role, started and awaited through READY=1.
 import base64, hashlib, hmac, json, os, shutil, signal, socket, struct, subprocess, time
 
 failures = []
+T0 = time.monotonic()
 
 
 def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    print(("ok   " if cond else "FAIL ") + f"[{time.monotonic() - T0:3.0f} s] " + what, flush=True)
     if not cond:
         failures.append(what)
 
@@ -34,43 +35,9 @@ def hotp(secret, c):
     return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
 
 
-class Daemon:
-    """A tier node: `bin` the directory of otpgated, `extra` more TOML for its config
-    (a [tier_listener] table), `deadline_ms` its store deadline."""
-
-    def __init__(self, pg, role, work, key=None, single_node=True, bin=".build/debug", deadline_ms=2000, extra=""):
-        self.role = role
-        self.dir = os.path.join(work, role)
-        os.mkdir(self.dir, 0o755)
-        if key:
-            # Every node of a tier holds the same master key (docs/OPERATIONS.md).
-            os.mkdir(os.path.join(self.dir, "s"), 0o755)
-            shutil.copy(key, os.path.join(self.dir, "s", "master.key"))
-            os.chmod(os.path.join(self.dir, "s", "master.key"), 0o600)
-        self.config = os.path.join(self.dir, "otpgated.toml")
-        with open(self.config, "w") as f:
-            f.write(f"""[store]
-backend = "postgres"
-local_users = ["root"]
-[store.postgres]
-host = "{pg.sockets}"
-port = {pg.port}
-database = "otpgate"
-user = "{role}"
-tls = "disable"
-single_node = {"true" if single_node else "false"}
-deadline = {deadline_ms}
-pool_size = 4
-""" + extra)
-        self.socket = os.path.join(self.dir, "s", "otpgated.sock")
-        self.admin = os.path.join(self.dir, "s", "otpgated-admin.sock")
-        self.err = open(os.path.join(self.dir, "stderr"), "w")
-        self.process = subprocess.Popen(
-            [os.path.join(bin, "otpgated"), "--state-dir", os.path.join(self.dir, "s"), "--config", self.config]
-            # The key came first (copied from the first node): the local store is new.
-            + (["--new-store"] if key else []),
-            stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
-        self.wait_ready()
+class Otpgated:
+    """What every otpgated of these tests has: `role` (its name), `dir`, and `process`,
+    started with `notify_env()` and awaited with `wait_ready()`."""
 
     def notify_env(self):
         self.notify_path = os.path.join(self.dir, "notify")
@@ -93,6 +60,52 @@ pool_size = 4
         self.process.poll()
         raise RuntimeError(f"{self.role} sent no READY=1 (exit {self.process.returncode}): "
                            + open(os.path.join(self.dir, "stderr")).read()[-2000:])
+
+
+class Daemon(Otpgated):
+    """A tier node: `bin` the directory of otpgated, `extra` more TOML for its config
+    (a [tier_listener] table), `deadline_ms` its store deadline; `link` the
+    [store.postgres] connection keys for TCP with TLS (host, port, password_file,
+    ca_file, server_name), else pg's socket directory; `netns` runs the daemon in that
+    network namespace (its Unix sockets stay reachable)."""
+
+    def __init__(self, pg, role, work, key=None, single_node=True, bin=".build/debug", deadline_ms=2000, extra="",
+                 link=None, netns=None):
+        self.role = role
+        self.dir = os.path.join(work, role)
+        os.mkdir(self.dir, 0o755)
+        if key:
+            # Every node of a tier holds the same master key (docs/OPERATIONS.md).
+            os.mkdir(os.path.join(self.dir, "s"), 0o755)
+            shutil.copy(key, os.path.join(self.dir, "s", "master.key"))
+            os.chmod(os.path.join(self.dir, "s", "master.key"), 0o600)
+        self.config = os.path.join(self.dir, "otpgated.toml")
+        if link:
+            connection = "\n".join(f'{k} = {json.dumps(v)}' for k, v in link.items()) + '\ntls = "verify-full"'
+        else:
+            connection = f'host = "{pg.sockets}"\nport = {pg.port}\ntls = "disable"'
+        with open(self.config, "w") as f:
+            f.write(f"""[store]
+backend = "postgres"
+local_users = ["root"]
+[store.postgres]
+{connection}
+database = "otpgate"
+user = "{role}"
+single_node = {"true" if single_node else "false"}
+deadline = {deadline_ms}
+pool_size = 4
+""" + extra)
+        self.socket = os.path.join(self.dir, "s", "otpgated.sock")
+        self.admin = os.path.join(self.dir, "s", "otpgated-admin.sock")
+        self.err = open(os.path.join(self.dir, "stderr"), "w")
+        self.process = subprocess.Popen(
+            (["ip", "netns", "exec", netns] if netns else [])
+            + [os.path.join(bin, "otpgated"), "--state-dir", os.path.join(self.dir, "s"), "--config", self.config]
+            # The key came first (copied from the first node): the local store is new.
+            + (["--new-store"] if key else []),
+            stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
+        self.wait_ready()
 
     def verify(self, user, code, rhost="10.0.0.1"):
         return call(self.socket if user != "root" else self.admin,
