@@ -28,7 +28,7 @@ Checks, each with what would make it fail:
 TIER_ONLY=partition|standby|crash runs the setup and that part only (none: setup).
 About 4-6 minutes on a loaded 2-core machine.
 """
-import atexit, concurrent.futures, json, os, shutil, socket, subprocess, sys, tempfile, threading, time
+import atexit, concurrent.futures, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgfixture import PgCluster, migration_files  # noqa: E402
@@ -349,9 +349,28 @@ def kill_under_load(pg, daemons, prefix, lossy=False):
             # (synchronous_commit on), the server turns it off underneath them.
             pg.psql("ALTER SYSTEM SET synchronous_commit = off", database="postgres")
             pg.psql("SELECT pg_reload_conf()", database="postgres")
+            load.wait_oks(100)
+            # An asynchronous commit is written out by the WAL writer (and, ahead of a
+            # dirty page, by the background writer) shortly after; a SIGKILL loses only
+            # what no process wrote yet, which on a quiet machine can be nothing. So the
+            # two are stopped (SIGSTOP; the SIGKILL below still ends them): what is
+            # acknowledged from here on lives only in the server's WAL buffers.
+            stopped = [int(pid) for pid in pg.psql(
+                "SELECT pid FROM pg_stat_activity WHERE backend_type IN ('walwriter', 'background writer')",
+                database="postgres")]
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
             load.wait_oks(300)
         t_kill = time.monotonic()
         pg.kill()
+        if lossy:
+            # Stopped, they cannot see the postmaster die and would keep the shared
+            # memory attached, refusing the restart.
+            for pid in stopped:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         time.sleep(3)  # the outage: the load runs on against a dead server
         paused = load.pause()
         t_paused = time.monotonic()
