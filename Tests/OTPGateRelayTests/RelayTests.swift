@@ -55,8 +55,8 @@ struct RelayTests {
         }
     }
 
-    /// A port nothing listens on: connecting is refused at once.
-    static func refusedPort() -> Int {
+    /// A TCP socket bound to a free port on 127.0.0.1, and that port.
+    static func boundLoopbackSocket() -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -64,22 +64,22 @@ struct RelayTests {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// A port nothing listens on: connecting is refused at once.
+    static func refusedPort() -> Int {
+        let (fd, port) = boundLoopbackSocket()
         close(fd)
-        return Int(UInt16(bigEndian: address.sin_port))
+        return port
     }
 
     /// A port that accepts TCP connections (the kernel's backlog) and never says a
     /// word: a node whose daemon hangs, or a black hole.
     static func silentPort() -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        listen(fd, 16)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+        let bound = boundLoopbackSocket()
+        listen(bound.fd, 16)
+        return bound
     }
 
     @Test func aRequestGoesInAnEnvelopeAndTheReplyComesBackByteForByte() throws {
