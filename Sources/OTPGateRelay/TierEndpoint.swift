@@ -99,7 +99,11 @@ final class TierEndpoint: Sendable {
             return .failure(TierLinkError("cannot connect to \(address): \(error)"))
         }
         let handshake: EventLoopFuture<(Void, NIOLoopBound<TierReplyHandler>)> = channel.eventLoop.flatSubmit {
-            let handler = try! channel.pipeline.syncOperations.handler(type: TierReplyHandler.self)
+            // A connection the tier (or the network) closed right after connect has no
+            // pipeline left: that is a failed handshake, not a crash.
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: TierReplyHandler.self) else {
+                return channel.eventLoop.makeFailedFuture(TierLinkError("the connection closed before the TLS handshake"))
+            }
             let timer = channel.eventLoop.scheduleTask(deadline: deadline) { handler.abandon("no time left for the TLS handshake") }
             return handler.handshake.futureResult.always { _ in timer.cancel() }.map {
                 ((), NIOLoopBound(handler, eventLoop: channel.eventLoop))

@@ -82,6 +82,35 @@ struct RelayTests {
         return bound
     }
 
+    /// A port whose listener resets every connection as soon as it is accepted (a node
+    /// going down, a firewall sending RST): the relay sees the TCP connect succeed and
+    /// the channel close before the TLS handshake starts. Stopped by closing `fd`.
+    static func resettingPort() -> (fd: Int32, port: Int) {
+        let bound = silentPort()
+        Thread {
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            while true {
+                let client = accept(bound.fd, nil, nil)
+                guard client >= 0 else { return }
+                setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                close(client)
+            }
+        }.start()
+        return bound
+    }
+
+    @Test func aNodeThatResetsEveryConnectionIsUnavailableNeverACrash() throws {
+        // Before, the relay looked the reply handler up with `try!` after connect: a
+        // channel already closed by the reset had none, and the relay process died.
+        let (fd, port) = Self.resettingPort()
+        defer { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        let relay = try relay([port], kept: 0)
+        defer { relay.close() }
+        var codes: [String: Int] = [:]
+        for n in 0..<1000 { codes[code(relay.handle(verify(id: "r\(n)"), peer: alice)), default: 0] += 1 }
+        #expect(codes == ["unavailable": 1000])
+    }
+
     @Test func aRequestGoesInAnEnvelopeAndTheReplyComesBackByteForByte() throws {
         let tier = try TestTier(.answer(#"{"id":"r1","ok":true,"secret":"JBSWY3DPEHPK3PXP","v":1}"#))
         defer { tier.stop() }
