@@ -12,12 +12,10 @@ import Synchronization
 extension ContractBackend {
     static let postgres = ContractBackend(name: "postgres") { policy in
         let server = try ContractPostgres.shared.get()
+        let template = try ContractPostgres.migrated.get()
         let database = "ct_\(ContractPostgres.next())"
-        try server.psql("CREATE DATABASE \(database) OWNER otpgate_owner")
+        try server.psql("CREATE DATABASE \(database) OWNER otpgate_owner TEMPLATE \(template)")
         try server.psql("REVOKE ALL ON DATABASE \(database) FROM PUBLIC; GRANT CONNECT ON DATABASE \(database) TO otpgate_node, otpgate_admin")
-        for migration in PostgresSchema.migrations {
-            try server.psql(file: try ContractPostgres.file(migration.name, migration.sql), user: "otpgate_owner", database: database)
-        }
         try server.psql(
             "SELECT otpgate.set_limiter_policy(\(policy.freePerHost), \(policy.freePerUser), \(policy.baseDelay), \(policy.maxDelay), \(policy.lockoutFailures), 0)",
             user: "otpgate_owner", database: database)
@@ -51,6 +49,20 @@ enum ContractPostgres {
         try server.psql(file: try file("bootstrap_roles", PostgresSchema.bootstrapRoles))
         try server.psql("CREATE ROLE \(node) LOGIN IN ROLE otpgate_node, otpgate_admin")
         return server
+    }
+
+    /// A database with every migration applied, made once: each store's database is a
+    /// copy of it (CREATE DATABASE … TEMPLATE, 0.2 s) instead of running the migrations
+    /// again (1.6 s of the server's time each). Nothing connects to it after this, as
+    /// PostgreSQL requires of a template.
+    static let migrated: Result<String, any Error> = Result {
+        let server = try shared.get()
+        let database = "ct_migrated"
+        try server.psql("CREATE DATABASE \(database) OWNER otpgate_owner")
+        for migration in PostgresSchema.migrations {
+            try server.psql(file: try file(migration.name, migration.sql), user: "otpgate_owner", database: database)
+        }
+        return database
     }
 
     /// A migration as a file psql can read (psql runs as this process's user).

@@ -8,9 +8,10 @@ public struct FixtureError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// A real PostgreSQL 15 for one test: `initdb` into a temporary directory, the
-/// postmaster as a child of this process (so SIGKILL and restart are ours to do),
-/// listening on a socket in that directory and on a free loopback port, fsync on.
+/// A real PostgreSQL 15 for one test: a fresh cluster in a temporary directory (a copy
+/// of one `initdb` per test process, InitdbTemplate), the postmaster as a child of
+/// this process (so SIGKILL and restart are ours to do), listening on a socket in that
+/// directory and on a free loopback port, fsync on.
 /// As root, the server runs as the `postgres` user (PostgreSQL refuses root).
 public final class PostgresServer: @unchecked Sendable {
     public static let bin = "/usr/lib/postgresql/15/bin"
@@ -42,8 +43,7 @@ public final class PostgresServer: @unchecked Sendable {
             runAs = nil
         }
         chmod(root, 0o755)
-        try runChecked(Self.bin + "/initdb", ["-D", dataDirectory, "-U", superuser, "--auth-local=trust",
-                                             "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync", "--no-instructions"])
+        try InitdbTemplate.copy(superuser: superuser, runAs: runAs, to: dataDirectory)
         let settings = [
             "listen_addresses = '127.0.0.1'",
             "port = \(port)",
