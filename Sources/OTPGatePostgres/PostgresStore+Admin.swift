@@ -98,9 +98,24 @@ extension PostgresStore {
         }
         let both = Keyring(current: newKey, others: [old])
         keyring.withLock { $0 = both }
+        // Other nodes may seal new secrets under the old key until the finish (which
+        // then counts them and refuses): re-seal those too and finish again.
+        for round in 1...5 {
+            try reseal(under: both, from: old)
+            do {
+                return Int(try Self.decode(try Self.one(try run("rekey_finish", [.null]), "rekey_finish"), 0) as Int32)
+            } catch where error.code == .conflict && round < 5 {
+                let state = try tierKeyState()
+                if state.previous == nil { return try sealedSecretsByKey()[state.current] ?? 0 }  // another run finished it
+            }
+        }
+        throw StoreError(.conflict, "secrets kept arriving under the old key \(old.id): run rekey again")
+    }
+
+    private func reseal(under both: Keyring, from old: MasterKey) throws(StoreError) {
         while true {
             let rows = try run("rekey_sealed", [.text(old.id.description), .int32(1000)])
-            if rows.isEmpty { break }
+            if rows.isEmpty { return }
             for row in rows {
                 let kind: String = try Self.decode(row, 0)
                 let id: String = try Self.decode(row, 1)
@@ -112,7 +127,32 @@ extension PostgresStore {
                 _ = try run("rekey_replace", [.text(kind), .text(id), .text(old.id.description), .bytea(try both.seal(secret, for: binding))])
             }
         }
-        return Int(try Self.decode(try Self.one(try run("rekey_finish", [.null]), "rekey_finish"), 0) as Int32)
+    }
+
+    /// Runs `body`, which seals with the keyring it is given. When the database refuses
+    /// the key it sealed under (OG005: the tier's rekey finished and retired it before
+    /// this node settled, TierKeys), this node takes the tier's key if it holds it, and
+    /// runs `body` once more; each call is one transaction, so the refused one left nothing.
+    func sealing<T>(_ body: (Keyring) throws(StoreError) -> T) throws(StoreError) -> T {
+        do {
+            return try body(currentKeyring())
+        } catch where error.code == .keyMismatch {
+            guard try adoptTierKey() else { throw error }
+            return try body(currentKeyring())
+        }
+    }
+
+    /// Seals under the tier's current key from now on, if this node holds it and does
+    /// not seal under it yet.
+    func adoptTierKey() throws(StoreError) -> Bool {
+        let state = try tierKeyState()
+        let ring = currentKeyring()
+        guard ring.current.id.description != state.current,
+            let key = ring.ids.first(where: { $0.description == state.current }).flatMap(ring.key)
+        else { return false }
+        keyring.withLock { $0 = Keyring(current: key, others: ring.ids.compactMap(ring.key)) }
+        logger.notice("sealing under the tier's new key", metadata: ["key.current": "\(key.id)"])
+        return true
     }
 
     public func tierKeyState() throws(StoreError) -> TierKeyState {

@@ -1,5 +1,5 @@
 public import Logging
-public import OTPCore
+import OTPCore
 public import OTPGateStoreContract
 internal import NIOCore
 internal import Glibc

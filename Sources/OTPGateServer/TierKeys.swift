@@ -1,3 +1,4 @@
+internal import Foundation
 internal import Glibc
 public import Logging
 public import OTPGateStoreContract
@@ -28,11 +29,12 @@ public final class TierKeys: Sendable {
     let shared: any TierKeyStore
     let logger: Logger
     private let state: Mutex<State>
+    /// Held by one rekey or settle at a time.
+    private let step = NSLock()
 
     struct State {
         var current: MasterKey
         var next: MasterKey?
-        var busy = false
     }
 
     public init(keyFile: String, current: MasterKey, next: MasterKey?, local: any StoreContract, shared: any TierKeyStore, logger: Logger) {
@@ -76,10 +78,11 @@ public final class TierKeys: Sendable {
     public var currentKey: MasterKey { state.withLock { $0.current } }
     public var nextKey: MasterKey? { state.withLock { $0.next } }
 
-    /// One step at a time: a second caller gets `nil` (settle) or a conflict (rekey).
-    private func exclusively<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T? {
-        guard state.withLock({ s in defer { s.busy = true }; return !s.busy }) else { return nil }
-        defer { state.withLock { $0.busy = false } }
+    /// One step at a time: a rekey waits for a settle under way (a short one); a settle
+    /// while another step runs is skipped (`nil`): the next check does it.
+    private func exclusively<T>(wait: Bool, _ body: () throws(StoreError) -> T) throws(StoreError) -> T? {
+        if wait { step.lock() } else if !step.try() { return nil }
+        defer { step.unlock() }
         return try body()
     }
 
@@ -87,7 +90,7 @@ public final class TierKeys: Sendable {
     /// (refused before anything changes while a node lacks it), then this node's local
     /// store and key file follow. Returns the new key and the secrets under it.
     public func rekey(now: Int64) throws(StoreError) -> (key: MasterKey, secrets: Int) {
-        let result = try exclusively { () throws(StoreError) -> (key: MasterKey, secrets: Int) in
+        let result = try exclusively(wait: true) { () throws(StoreError) -> (key: MasterKey, secrets: Int) in
             try pickUpNext()
             guard let next = state.withLock({ $0.next }) else {
                 throw StoreError(
@@ -98,7 +101,7 @@ public final class TierKeys: Sendable {
             let local = try finish(next, now: now)
             return (next, shared + local)
         }
-        guard let result else { throw StoreError(.conflict, "a rekey or a key check of the tier is already running; try again") }
+        guard let result else { throw StoreError(.conflict, "a rekey of the tier did not run") }
         return result
     }
 
@@ -106,7 +109,7 @@ public final class TierKeys: Sendable {
     /// (the next run retries); nothing is half-applied.
     public func settle(now: Int64) {
         do {
-            _ = try exclusively { () throws(StoreError) in
+            _ = try exclusively(wait: false) { () throws(StoreError) in
                 try pickUpNext()
                 guard let next = state.withLock({ $0.next }) else { return }
                 let tier = try shared.tierKeyState()

@@ -147,8 +147,9 @@ struct OTPGated: AsyncParsableCommand {
                 "mode = \"relay\", but this otpgated was built without the relay: build it with `swift build --traits Fleet` (or `make install SWIFT_FLAGS=\"--traits Fleet\"`)")
             #endif
         }
-        var (key, keySource, keyCreated) = try DaemonSetup.loadOrCreateKey(
+        let (loaded, keySource, keyCreated) = try DaemonSetup.loadOrCreateKey(
             config: settings, credentialsDirectory: environment["CREDENTIALS_DIRECTORY"], logger: logger)
+        var key = loaded
         // A tier node may hold the next key beside it (master.key.next: TierKeys).
         var nextKey: MasterKey?
         if settings.store.backend == .postgres && !KeyFile.isCredential(keySource) {

@@ -10,14 +10,17 @@ Checks, each with what would make it fail:
   third, and nothing changed (the key check, the sealed key ids in the database and in
   each local store, the key files), while logins go on;
 - a rekey stopped after its begin (EXECUTE on rekey_replace revoked) and the node that
-  ran it killed: the node restarts with both keys, the tier keeps serving, and the
-  next `admin rekey` resumes and finishes;
+  ran it killed: the node restarts with both keys, the tier keeps serving and
+  enrolling (under either key), and the next `admin rekey` resumes and finishes;
+- an enrolment on a node that has not yet seen the finish (it seals under the retired
+  key, which the database refuses) succeeds under the new key;
 - with the next key on all three: every secret (shared, pending enrolments, each node's
   local root) under the new key afterwards, the old key retired in the database and
   on every node (master.key replaced, master.key.next gone), one node finishing its
   part at start after a crash, while logins run on all three nodes and none fails;
 - each node restarted with only the new key works; a node restarted with only the old
-  key refuses to start and says which key the tier uses.
+  key refuses to start, naming both keys (its local store's check, and for a node
+  without a local store yet the tier's key check).
 """
 import glob, hashlib, os, shutil, signal, sqlite3, subprocess, sys, tempfile, threading, time
 
@@ -243,6 +246,17 @@ def interrupted(pg, daemons, logins, new_key, old, new):
         pg.psql(f"GRANT EXECUTE ON FUNCTION {replace} TO otpgate_admin", role="otpgate_owner")
     files = [key_id(os.path.join(d.dir, "s", "master.key")) for d in daemons]
     check(files == [old] * 3, f"mid-rekey, every node keeps its old key file: {files}")
+    # Enrolments go on: node_a (restarted) seals under the new key; node_b and node_c
+    # under the old one until their next key check (a minute) sees the rekey under way.
+    # Either is allowed until the finish; the resumed rekey re-seals what is under the old.
+    before = shared_key_ids(pg)
+    for n, d in enumerate(daemons * 2):
+        enrol_hotp(d, f"mid{n}")
+    after = shared_key_ids(pg)
+    added_old, added_new = after.get(old, 0) - before.get(old, 0), after.get(new, 0) - before.get(new, 0)
+    check(added_old + added_new == 6 and added_new >= 2 and set(after) == {old, new},
+          f"mid-rekey, 6 enrolments on the three nodes succeed, node_a's 2 under the new key "
+          f"({added_old} under the old, {added_new} under the new; {before} -> {after})")
 
 
 def rekey(pg, daemons, logins, new_key, old_key, old, new):
@@ -253,6 +267,10 @@ def rekey(pg, daemons, logins, new_key, old_key, old, new):
     r = subprocess.run([os.path.join(BIN, "otpgate"), "admin", "rekey", "--socket", a.admin], capture_output=True, text=True, timeout=120)
     check(r.returncode == 0 and new in r.stdout, f"otpgate admin rekey on node_a resumes and finishes: {r.stdout.strip()} {r.stderr.strip()}")
     check(key_check(pg) == f"{new}|-", f"the tier's key check names {new} only (old key retired): {key_check(pg)}")
+    # node_b has not settled yet and seals under the retired key: the database refuses
+    # that (OG005), and the node takes the tier's key and seals again.
+    r = call(b.admin, {"v": 1, "op": "enroll.begin", "user": "late", "kind": "hotp"})
+    check(r.get("ok") is True, f"an enrolment on node_b right after the finish, before it settled, succeeds: {code_of(r)}")
     b.process.send_signal(signal.SIGHUP)
     with logins.paused("node_c"):
         c.restart(kill=True)
@@ -264,13 +282,13 @@ def rekey(pg, daemons, logins, new_key, old_key, old, new):
         n = logins.between(d.role, start, end)
         check(n > 0, f"{d.role} answered {n} logins while the tier was rekeyed")
     shared = shared_key_ids(pg)
-    check(shared == {new: 61}, f"every shared secret (60 tokens, 1 pending enrolment) is under {new}: {shared}")
+    check(shared == {new: 68}, f"every shared secret (66 tokens, 2 pending enrolments) is under {new}: {shared}")
     locals_after = {d.role: local_key_ids(d) for d in daemons}
     check(all(v == {new: 1} for v in locals_after.values()), f"each node's local root is under {new}: {locals_after}")
     files = [key_id(os.path.join(d.dir, "s", "master.key")) for d in daemons]
     check(files == [new] * 3, f"every node's master.key now holds {new}: {files}")
     rows = pg.psql("SELECT host || ' ' || detail FROM otpgate.audit_events WHERE event = 'admin.rekey'")
-    check(rows == [f"node_a key {old} -> {new}, 61 secrets"], f"the database audited one finished rekey: {rows}")
+    check(rows == [f"node_a key {old} -> {new}, 67 secrets"], f"the database audited one finished rekey: {rows}")
     keys = pg.psql("SELECT node || ' ' || array_to_string(key_ids, ',') FROM otpgate.node_keys ORDER BY node")
     check(keys == [f"{role} {new}" for role in ROLES], f"every node reports only the new key: {keys}")
 
@@ -296,6 +314,16 @@ def restarts(pg, daemons, logins, old_key, old, new):
         check(new in message and old in message and "key" in message,
               f"node_c with only the old key refuses to start, naming both keys: {message[-400:]}")
     os.replace(key + ".saved", key)
+    # A node with the old key and no local store yet: the tier's key check refuses it.
+    stale = os.path.join(os.path.dirname(c.dir), "stale")
+    os.mkdir(stale, 0o755)
+    try:
+        tierfixture.Daemon(pg, "node_c", stale, old_key, bin=BIN).stop()
+        check(False, "a new node with only the old key refused to start")
+    except RuntimeError as e:
+        message = str(e)
+        check("database's key check names key " + new in message and old in message,
+              f"a new node with only the old key refuses to start on the tier's key check: {message[-300:]}")
     c.restart()
     check(code_of(c.verify("root", logins.next_code("node_c", "root"))) == "ok", "node_c with the new key back starts again")
 
