@@ -1,5 +1,5 @@
 public import Logging
-import OTPCore
+public import OTPCore
 public import OTPGateStoreContract
 internal import NIOCore
 internal import Glibc

@@ -11,26 +11,14 @@ import Synchronization
 /// otpgate_admin (the suite calls admin operations too).
 extension ContractBackend {
     static let postgres = ContractBackend(name: "postgres") { policy in
-        let server = try ContractPostgres.shared.get()
-        let database = "ct_\(ContractPostgres.next())"
-        try server.psql("CREATE DATABASE \(database) OWNER otpgate_owner")
-        try server.psql("REVOKE ALL ON DATABASE \(database) FROM PUBLIC; GRANT CONNECT ON DATABASE \(database) TO otpgate_node, otpgate_admin")
-        for migration in PostgresSchema.migrations {
-            try server.psql(file: try ContractPostgres.file(migration.name, migration.sql), user: "otpgate_owner", database: database)
-        }
-        try server.psql(
-            "SELECT otpgate.set_limiter_policy(\(policy.freePerHost), \(policy.freePerUser), \(policy.baseDelay), \(policy.maxDelay), \(policy.lockoutFailures), 0)",
-            user: "otpgate_owner", database: database)
-        let settings = PostgresSettings(
-            endpoint: .socket(directory: server.root, port: server.port), database: database, user: ContractPostgres.node,
-            poolSize: 4, deadline: .seconds(10), connectTimeout: .seconds(5), singleNode: true)
+        let (settings, drop) = try ContractPostgres.database(policy)
         let logger = Logger(label: "contract") { _ in SwiftLogNoOpLogHandler() }
         let pool = try PostgresPool(settings: settings, statements: PostgresStoreStatements.all, logger: logger)
         let key = try MasterKey.generate()
         let store = try PostgresStore(pool: pool, key: key, keySource: "test key", recoveryHasher: ContractStore.hasher, logger: logger)
         return ContractStore(store: store, key: key) {
             pool.shutdown()
-            _ = try? server.psql("DROP DATABASE \(database) WITH (FORCE)")
+            drop()
         }
     }
 }
@@ -40,6 +28,25 @@ enum ContractPostgres {
     nonisolated(unsafe) private static var running: PostgresServer?
     private static let counter = Atomic<Int>(0)
     static func next() -> Int { counter.add(1, ordering: .relaxed).newValue }
+
+    /// A fresh database on the shared server, migrated as otpgate_owner, with `policy`
+    /// as the tier's limiter policy: the settings of the node role on it, and its removal.
+    static func database(_ policy: LimiterPolicy) throws -> (PostgresSettings, drop: @Sendable () -> Void) {
+        let server = try shared.get()
+        let database = "ct_\(next())"
+        try server.psql("CREATE DATABASE \(database) OWNER otpgate_owner")
+        try server.psql("REVOKE ALL ON DATABASE \(database) FROM PUBLIC; GRANT CONNECT ON DATABASE \(database) TO otpgate_node, otpgate_admin")
+        for migration in PostgresSchema.migrations {
+            try server.psql(file: try file(migration.name, migration.sql), user: "otpgate_owner", database: database)
+        }
+        try server.psql(
+            "SELECT otpgate.set_limiter_policy(\(policy.freePerHost), \(policy.freePerUser), \(policy.baseDelay), \(policy.maxDelay), \(policy.lockoutFailures), 0)",
+            user: "otpgate_owner", database: database)
+        let settings = PostgresSettings(
+            endpoint: .socket(directory: server.root, port: server.port), database: database, user: node,
+            poolSize: 4, deadline: .seconds(10), connectTimeout: .seconds(5), singleNode: true)
+        return (settings, { _ = try? server.psql("DROP DATABASE \(database) WITH (FORCE)") })
+    }
 
     /// Started on first use; the error, if any, is every PostgreSQL test's error.
     /// Stopped when the test process exits (a static is never deinitialised, and the
