@@ -46,6 +46,7 @@ test: test-deps
 	$(MAKE) -C pam test
 	python3 Tests/System/test_pg_schema.py
 	python3 Tests/System/test_tier.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
+	python3 Tests/System/test_tier_rekey.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
 	python3 Tests/System/test_relay.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)" pam/build/pam_otpgate.so
 	scripts/test-clone-path.sh
 	python3 Tests/System/test_logins.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated" pam/build/pam_otpgate.so

@@ -71,17 +71,51 @@ extension PostgresStore {
     /// The tier's staged rekey (docs/POSTGRES.md) driven from this node: report the
     /// new key, make it the key check's (refused, before anything changes, while any
     /// other node has not reported it), re-seal every secret compare-and-set, retire
-    /// the old key. A crash midway leaves a rekey the next run finishes.
+    /// the old key. A crash midway leaves a rekey the next run finishes: a rekey to
+    /// `newKey` under way is resumed, and one already finished returns at once.
     public func rekey(to newKey: MasterKey, now: Int64) throws(StoreError) -> Int {
-        let old = currentKeyring().current
-        _ = try run("node_report_keys", [.text(PostgresStoreStatements.textArray([old.id.description, newKey.id.description]))])
+        let state = try tierKeyState()
+        let ring = currentKeyring()
+        let old: MasterKey
+        if state.current == newKey.id.description {
+            guard let previous = state.previous else { return try sealedSecretsByKey()[state.current] ?? 0 }
+            guard let key = ring.ids.first(where: { $0.description == previous }).flatMap(ring.key) else {
+                throw StoreError(.keyMismatch, "the tier's rekey from key \(previous) to \(state.current) is under way, but this node does not hold key \(previous)")
+            }
+            old = key
+        } else {
+            guard state.previous == nil else {
+                throw StoreError(
+                    .conflict, "a rekey of the tier from key \(state.previous ?? "") to \(state.current) is under way: finish that one first (it needs key \(state.current))")
+            }
+            guard let key = ring.ids.first(where: { $0.description == state.current }).flatMap(ring.key) else {
+                throw StoreError(.keyMismatch, "the tier uses key \(state.current), which this node does not hold")
+            }
+            old = key
+            _ = try run("node_report_keys", [.text(PostgresStoreStatements.textArray([old.id.description, newKey.id.description]))])
+            let check = try Keyring(current: newKey).seal(SecretBinding.keyCheckPlaintext, for: .keyCheck)
+            _ = try run("rekey_begin", [.bytea(check), .null])
+        }
         let both = Keyring(current: newKey, others: [old])
-        let check = try both.seal(SecretBinding.keyCheckPlaintext, for: .keyCheck)
-        _ = try run("rekey_begin", [.bytea(check), .null])
         keyring.withLock { $0 = both }
+        // Other nodes may seal new secrets under the old key until the finish (which
+        // then counts them and refuses): re-seal those too and finish again.
+        for round in 1...5 {
+            try reseal(under: both, from: old)
+            do {
+                return Int(try Self.decode(try Self.one(try run("rekey_finish", [.null]), "rekey_finish"), 0) as Int32)
+            } catch where error.code == .conflict && round < 5 {
+                let state = try tierKeyState()
+                if state.previous == nil { return try sealedSecretsByKey()[state.current] ?? 0 }  // another run finished it
+            }
+        }
+        throw StoreError(.conflict, "secrets kept arriving under the old key \(old.id): run rekey again")
+    }
+
+    private func reseal(under both: Keyring, from old: MasterKey) throws(StoreError) {
         while true {
             let rows = try run("rekey_sealed", [.text(old.id.description), .int32(1000)])
-            if rows.isEmpty { break }
+            if rows.isEmpty { return }
             for row in rows {
                 let kind: String = try Self.decode(row, 0)
                 let id: String = try Self.decode(row, 1)
@@ -93,7 +127,42 @@ extension PostgresStore {
                 _ = try run("rekey_replace", [.text(kind), .text(id), .text(old.id.description), .bytea(try both.seal(secret, for: binding))])
             }
         }
-        return Int(try Self.decode(try Self.one(try run("rekey_finish", [.null]), "rekey_finish"), 0) as Int32)
+    }
+
+    /// Runs `body`, which seals with the keyring it is given. When the database refuses
+    /// the key it sealed under (OG005: the tier's rekey finished and retired it before
+    /// this node settled, TierKeys), this node takes the tier's key if it holds it, and
+    /// runs `body` once more; each call is one transaction, so the refused one left nothing.
+    func sealing<T>(_ body: (Keyring) throws(StoreError) -> T) throws(StoreError) -> T {
+        do {
+            return try body(currentKeyring())
+        } catch where error.code == .keyMismatch {
+            guard try adoptTierKey() else { throw error }
+            return try body(currentKeyring())
+        }
+    }
+
+    /// Seals under the tier's current key from now on, if this node holds it and does
+    /// not seal under it yet.
+    func adoptTierKey() throws(StoreError) -> Bool {
+        let state = try tierKeyState()
+        let ring = currentKeyring()
+        guard ring.current.id.description != state.current,
+            let key = ring.ids.first(where: { $0.description == state.current }).flatMap(ring.key)
+        else { return false }
+        keyring.withLock { $0 = Keyring(current: key, others: ring.ids.compactMap(ring.key)) }
+        logger.notice("sealing under the tier's new key", metadata: ["key.current": "\(key.id)"])
+        return true
+    }
+
+    public func tierKeyState() throws(StoreError) -> TierKeyState {
+        let row = try Self.one(try run("key_check_read", []), "key_check_read")
+        return TierKeyState(current: try Self.decode(row, 0), previous: try Self.decode(row, 2))
+    }
+
+    public func hold(_ ring: Keyring, reporting holds: [KeyID]) throws(StoreError) {
+        keyring.withLock { $0 = ring }
+        _ = try run("node_report_keys", [.text(PostgresStoreStatements.textArray(holds.map(\.description)))])
     }
 
     public func sealedSecretsByKey() throws(StoreError) -> [String: Int] {

@@ -55,7 +55,16 @@ extension PostgresStore {
         user: String, tokens: [ImportedToken], scratchCodes: ScratchCodeBatch?, mode: ImportMode, dryRun: Bool, now: Int64,
         audit: (@Sendable (String) -> AuditEvent)?
     ) throws(StoreError) -> ImportOutcome {
-        let ring = currentKeyring()
+        try sealing { ring throws(StoreError) in
+            try importSealed(
+                user: user, tokens: tokens, scratchCodes: scratchCodes, mode: mode, dryRun: dryRun, audit: audit, ring: ring)
+        }
+    }
+
+    private func importSealed(
+        user: String, tokens: [ImportedToken], scratchCodes: ScratchCodeBatch?, mode: ImportMode, dryRun: Bool,
+        audit: (@Sendable (String) -> AuditEvent)?, ring: Keyring
+    ) throws(StoreError) -> ImportOutcome {
         var items: [String] = []
         for t in tokens {
             let id = try StoreIdentifier.random(length: 16)
@@ -90,13 +99,15 @@ extension PostgresStore {
         audit: AuditEvent?
     ) throws(StoreError) -> PendingEnrollment {
         let id = try StoreIdentifier.random(length: 26)
-        let sealed = try currentKeyring().seal(secret, for: .enrollment(id, user: user))
-        let row = try Self.one(
-            try run("enrollment_begin", [
-                .text(user), .text(id), .text(name), .text(parameters.kind.rawValue), .text(parameters.algorithm.rawValue),
-                .int32(Int32(parameters.digits)), .int32(Int32(clamping: parameters.period)), .int64(Int64(clamping: initialCounter)),
-                .bytea(sealed), .int32(Int32(clamping: ttl)), Self.peer(audit),
-            ]), "enrollment_begin")
+        let row = try sealing { ring throws(StoreError) in
+            let sealed = try ring.seal(secret, for: .enrollment(id, user: user))
+            return try Self.one(
+                try run("enrollment_begin", [
+                    .text(user), .text(id), .text(name), .text(parameters.kind.rawValue), .text(parameters.algorithm.rawValue),
+                    .int32(Int32(parameters.digits)), .int32(Int32(clamping: parameters.period)), .int64(Int64(clamping: initialCounter)),
+                    .bytea(sealed), .int32(Int32(clamping: ttl)), Self.peer(audit),
+                ]), "enrollment_begin")
+        }
         return PendingEnrollment(
             id: id, user: user, name: name, parameters: parameters, secret: secret, initialCounter: initialCounter,
             createdAt: try Self.decode(row, 1), expiresAt: try Self.decode(row, 2), begunWithoutCode: try Self.decode(row, 0))
@@ -156,13 +167,15 @@ extension PostgresStore {
         }
         guard let pending = held else { throw StoreError(.database, "enrolment \(id) was read but not held") }
         let tokenID = try StoreIdentifier.random(length: 16)
-        let sealed = try currentKeyring().seal(pending.pending.secret, for: .token(tokenID, user: user))
-        let row = try Self.one(
-            try run("enrollment_confirm", [
-                .text(user), .text(id), .text(tokenID), .bytea(sealed), .int64(Int64(clamping: counter)), .int32(Int32(clamping: drift)),
-                Self.attempt(pending.reservation), Self.text(recoveryCodes?.kdf), recoveryCodes.map { .bytea($0.salt) } ?? .null,
-                recoveryCodes.map { .text(PostgresStoreStatements.byteaArray($0.hashes)) } ?? .null, .null,
-            ]), "enrollment_confirm")
+        let row = try sealing { ring throws(StoreError) in
+            let sealed = try ring.seal(pending.pending.secret, for: .token(tokenID, user: user))
+            return try Self.one(
+                try run("enrollment_confirm", [
+                    .text(user), .text(id), .text(tokenID), .bytea(sealed), .int64(Int64(clamping: counter)), .int32(Int32(clamping: drift)),
+                    Self.attempt(pending.reservation), Self.text(recoveryCodes?.kdf), recoveryCodes.map { .bytea($0.salt) } ?? .null,
+                    recoveryCodes.map { .text(PostgresStoreStatements.byteaArray($0.hashes)) } ?? .null, .null,
+                ]), "enrollment_confirm")
+        }
         guard try Self.decode(row, 0) as String == "confirmed" else { throw StoreError(.conflict, StoreError.outrankedMessage(user: user)) }
         let info = TokenInfo(
             id: tokenID, user: user, name: try Self.decode(row, 2), parameters: pending.pending.parameters, watermark: counter, drift: drift,

@@ -19,7 +19,7 @@ import Synchronization
 /// node's `[limiter]`; admin functions run only when this node's role is a member of
 /// `otpgate_admin` (otherwise a clear refusal); `rekey` across a tier is the staged
 /// procedure of docs/POSTGRES.md, not one call; importing is an admin function too.
-public final class PostgresStore: StoreContract {
+public final class PostgresStore: StoreContract, TierKeyStore {
     let pool: PostgresPool
     let logger: Logger
     let keyring: Mutex<Keyring>
@@ -33,26 +33,42 @@ public final class PostgresStore: StoreContract {
     /// Connects, checks the key against the database's key check (writing it on the
     /// first start of a tier), reports the key to the tier and reads the tier's limiter
     /// policy. A wrong key is `keyMismatch`: the node refuses to start.
-    public init(pool: PostgresPool, key: MasterKey, keySource: String, recoveryHasher: RecoveryCodeHasher = .standard, logger: Logger) throws(StoreError) {
+    ///
+    /// `next` is the key staged for a rekey across the tier (`master.key.next`): it is
+    /// reported beside `key`, and opens secrets too. When the tier already uses it (a
+    /// rekey began or finished), new secrets are sealed under it; the node's key file is
+    /// swapped later (TierKeys).
+    public init(
+        pool: PostgresPool, key: MasterKey, next: MasterKey? = nil, keySource: String, recoveryHasher: RecoveryCodeHasher = .standard,
+        logger: Logger
+    ) throws(StoreError) {
         self.pool = pool
         self.logger = logger
-        let keyring = Keyring(current: key)
-        self.keyring = Mutex(keyring)
         self.recoveryHasher = recoveryHasher
         try Self.checkSchema(pool, migrations: PostgresSchema.migrations)
         let check = try Self.run(pool, "key_check_read", [])
+        let held = [key] + (next.map { [$0] } ?? [])
+        var ring = Keyring(current: key, others: held)
         if let row = check.first {
             let keyID: String = try Self.decode(row, 0)
             let value: ByteBuffer = try Self.decode(row, 1)
-            guard keyID == key.id.description else {
-                throw StoreError(.keyMismatch, "the database's key check names key \(keyID), but \(keySource) holds key \(key.id)")
+            let previousID: String? = try Self.decode(row, 2)
+            guard let tierKey = held.first(where: { $0.id.description == keyID }) else {
+                let holds = next.map { "\(keySource) holds key \(key.id) and its .next key \($0.id)" } ?? "\(keySource) holds key \(key.id)"
+                throw StoreError(.keyMismatch, "the database's key check names key \(keyID), but \(holds): install the tier's key (docs/OPERATIONS.md, Rekey)")
             }
-            let plain = try keyring.open(Array(value.readableBytesView), for: .keyCheck)
+            if let previousID, !held.contains(where: { $0.id.description == previousID }) {
+                throw StoreError(
+                    .keyMismatch,
+                    "a rekey of the tier from key \(previousID) to \(keyID) is under way, but \(keySource) and its .next file do not hold key \(previousID): this node could not open the secrets not yet re-sealed; start it with both keys")
+            }
+            ring = Keyring(current: tierKey, others: held)
+            let plain = try ring.open(Array(value.readableBytesView), for: .keyCheck)
             guard ConstantTime.equal(plain, SecretBinding.keyCheckPlaintext) else {
                 throw StoreError(.keyMismatch, "the database's key check does not open with \(keySource)")
             }
         } else {
-            let sealed = try keyring.seal(SecretBinding.keyCheckPlaintext, for: .keyCheck)
+            let sealed = try Keyring(current: key).seal(SecretBinding.keyCheckPlaintext, for: .keyCheck)
             let made = try Self.run(pool, "key_check_init", [.bytea(sealed), .int64(Int64(Self.geteuidValue()))])
             let winner: String = try Self.decode(try Self.one(made, "key_check_init"), 0)
             guard winner == key.id.description else {
@@ -60,13 +76,14 @@ public final class PostgresStore: StoreContract {
             }
         }
         do {
-            _ = try pool.run("node_report_keys", binds: [.text(PostgresStoreStatements.textArray([key.id.description]))])
+            _ = try pool.run("node_report_keys", binds: [.text(PostgresStoreStatements.textArray(held.map(\.id.description)))])
         } catch where error.code == .writesRefused {
             // The node starts and serves nothing that writes; health and doctor say why.
             logger.warning("the shared store refuses writes: every verify is answered unavailable", metadata: ["postgres.reason": "\(error.message)"])
         } catch {
             throw Self.storeError(error, pool: pool)
         }
+        self.keyring = Mutex(ring)
         let policy = try Self.one(try Self.run(pool, "limiter_policy_read", []), "limiter_policy_read")
         limiterPolicy = LimiterPolicy(
             freePerHost: Int(try Self.decode(policy, 0) as Int32), freePerUser: Int(try Self.decode(policy, 1) as Int32),

@@ -173,6 +173,11 @@ public final class Daemon: Service, Sendable {
                     Self.pruneAudit(handler, config: config, logger: logger)
                 },
             ]
+            if let keys = handler.tierKeys {
+                // A tier node follows the tier's rekey within a minute without an
+                // admin on it (SIGHUP does it at once: HangupHandler).
+                services.append(PeriodicService("tier key check", every: .seconds(60)) { keys.settle(now: handler.now()) })
+            }
         }
         if let interval = SystemdNotify.watchdogInterval(environment: environment) {
             let loop = group.next()

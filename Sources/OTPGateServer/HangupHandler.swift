@@ -13,8 +13,11 @@ public struct HangupHandler: Service {
     let running: ConfigFile?
     let logFile: LogFile?
     let logger: Logger
+    /// Also run on each SIGHUP (a tier node's key check: TierKeys.settle).
+    let also: (@Sendable () -> Void)?
 
-    public init(configPath: String?, running: ConfigFile?, logFile: LogFile?, logger: Logger) {
+    public init(configPath: String?, running: ConfigFile?, logFile: LogFile?, logger: Logger, also: (@Sendable () -> Void)? = nil) {
+        self.also = also
         self.configPath = configPath
         self.running = running
         self.logFile = logFile
@@ -25,6 +28,7 @@ public struct HangupHandler: Service {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         for await _ in hangups.cancelOnGracefulShutdown() {
             reload()
+            also?()
         }
     }
 

@@ -51,6 +51,7 @@ extension RequestHandler {
     /// Re-encrypts every secret under a new key and replaces the key file, online:
     /// verifies keep working throughout (the old key stays readable in memory).
     func adminRekey(id: String?, peer: Peer, now: Int64) -> Reply {
+        if let tierKeys { return adminTierRekey(tierKeys, id: id, peer: peer, now: now) }
         if KeyFile.isCredential(keySource) {
             return .failure(
                 id: id, code: .conflict,
@@ -70,6 +71,20 @@ extension RequestHandler {
         } catch {
             logger.error("rekey failed", metadata: ["error": "\(error.message)"])
             // Key file errors name paths and fixes, never key material.
+            return .failure(id: id, code: .conflict, message: "rekey failed: \(error.message)")
+        }
+    }
+
+    /// The rekey across the tier (TierKeys): the database audits its begin and its
+    /// finish (admin.rekey_begin, admin.rekey, under this node's role).
+    func adminTierRekey(_ tierKeys: TierKeys, id: String?, peer: Peer, now: Int64) -> Reply {
+        let before = tierKeys.currentKey.id
+        do {
+            let (key, count) = try tierKeys.rekey(now: now)
+            logger.notice("tier master key rotated", metadata: ["key.old": "\(before)", "key.new": "\(key.id)", "peer.uid": "\(peer.uid)"])
+            return .success(id: id, result: AdminRekeyResult(keyID: key.id.description, secrets: count))
+        } catch {
+            logger.error("tier rekey failed", metadata: ["error": "\(error.message)"])
             return .failure(id: id, code: .conflict, message: "rekey failed: \(error.message)")
         }
     }

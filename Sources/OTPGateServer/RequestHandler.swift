@@ -23,14 +23,17 @@ public final class RequestHandler: Sendable {
     /// Where the master key was loaded from: `admin.rekey` replaces that file.
     let keySource: String
     let rekeying = Mutex(false)
+    /// On a tier node: its keys, and `admin.rekey` is the rekey across the tier.
+    let tierKeys: TierKeys?
     /// Refused requests, coalesced per uid (RequestHandler+Refusals.swift).
     let refusals: RefusalAudit
 
     public init(
         store: any StoreContract, config: ServerConfig, clock: ClockMonitor, logger: Logger, keySource: String,
-        users: SystemUsers = SystemUsers(),
+        users: SystemUsers = SystemUsers(), tierKeys: TierKeys? = nil,
         now: @escaping @Sendable () -> Int64 = RequestHandler.systemTime
     ) {
+        self.tierKeys = tierKeys
         self.store = store
         self.config = config
         self.clock = clock

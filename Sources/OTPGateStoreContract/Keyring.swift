@@ -51,6 +51,12 @@ public struct Keyring: Sendable {
         self.keys = keys
     }
 
+    /// The loaded key with this id, if any.
+    public func key(_ id: KeyID) -> MasterKey? { keys[id] }
+
+    /// The ids of every loaded key, the current one first.
+    public var ids: [KeyID] { [current.id] + keys.keys.filter { $0 != current.id }.sorted { $0.description < $1.description } }
+
     public func seal(_ plaintext: [UInt8], for binding: SecretBinding) throws(StoreError) -> [UInt8] {
         let nonce: [UInt8]
         do {

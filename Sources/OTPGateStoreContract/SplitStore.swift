@@ -193,11 +193,12 @@ public final class SplitStore: StoreContract {
     /// Refused, before anything changes: the two stores cannot be re-sealed in one
     /// transaction, and a failure between them would leave one under a key the key
     /// file no longer holds (the node, or the whole tier, would then refuse to start).
-    /// A tier's rekey is its own procedure (docs/OPERATIONS.md), not built yet.
+    /// A tier's rekey is its own staged procedure, which the daemon's `admin.rekey`
+    /// runs on a tier node (TierKeys in OTPGateServer, docs/OPERATIONS.md).
     public func rekey(to newKey: MasterKey, now: Int64) throws(StoreError) -> Int {
         throw StoreError(
             .conflict,
-            "a tier node's key cannot be rotated by admin rekey yet: the shared and the local store cannot change keys in one step (docs/OPERATIONS.md, Rekey)")
+            "a tier node's stores change keys by the tier's staged rekey (master.key.next on every node, then otpgate admin rekey: docs/OPERATIONS.md, Rekey), not in one step")
     }
 
     public func close() {

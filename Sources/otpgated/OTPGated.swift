@@ -147,8 +147,14 @@ struct OTPGated: AsyncParsableCommand {
                 "mode = \"relay\", but this otpgated was built without the relay: build it with `swift build --traits Fleet` (or `make install SWIFT_FLAGS=\"--traits Fleet\"`)")
             #endif
         }
-        let (key, keySource, keyCreated) = try DaemonSetup.loadOrCreateKey(
+        let (loaded, keySource, keyCreated) = try DaemonSetup.loadOrCreateKey(
             config: settings, credentialsDirectory: environment["CREDENTIALS_DIRECTORY"], logger: logger)
+        var key = loaded
+        // A tier node may hold the next key beside it (master.key.next: TierKeys).
+        var nextKey: MasterKey?
+        if settings.store.backend == .postgres && !KeyFile.isCredential(keySource) {
+            (key, nextKey) = try TierKeys.loadNext(keyFile: keySource, current: key, localStorePath: settings.databasePath)
+        }
         let (store, created) = try DaemonSetup.openStore(
             config: settings, key: key, keySource: keySource, keyCreated: keyCreated, newStore: newStore, logger: logger,
             now: RequestHandler.systemTime())
@@ -159,8 +165,12 @@ struct OTPGated: AsyncParsableCommand {
 
         let clock = ClockMonitor(logger: logger)
         clock.check()
-        let handlerStore = try Self.handlerStore(local: store, settings: settings, key: key, keySource: keySource, logger: logger)
-        let handler = RequestHandler(store: handlerStore, config: settings, clock: clock, logger: logger, keySource: keySource)
+        let (handlerStore, tierKeys) = try Self.handlerStore(
+            local: store, settings: settings, key: key, next: nextKey, keySource: keySource, logger: logger)
+        // Before serving: finishes this node's part of a tier rekey that finished.
+        tierKeys?.settle(now: RequestHandler.systemTime())
+        let handler = RequestHandler(
+            store: handlerStore, config: settings, clock: clock, logger: logger, keySource: keySource, tierKeys: tierKeys)
         var sockets = ListenerSocket.fromSystemd(environment: environment, config: settings)
         for kind in [SocketKind.public, .admin] where !sockets.contains(where: { $0.kind == kind }) {
             sockets.append(ListenerSocket(kind: kind, path: kind == .public ? settings.socketPath : settings.adminSocketPath))
@@ -175,11 +185,16 @@ struct OTPGated: AsyncParsableCommand {
             onStopping: { SystemdNotify.send("STOPPING=1", environment: environment) })
         // [tier_listener]: the TLS listener for relays (TierLink.swift, trait Fleet).
         let tierLink = try TierLink.services(settings: settings, configPath: configPath, handler: handler, group: group, logger: logger)
+        // SIGHUP also makes a tier node check the tier's key at once (TierKeys).
+        var onHangup: (@Sendable () -> Void)?
+        if let tierKeys { onHangup = { tierKeys.settle(now: RequestHandler.systemTime()) } }
         let services = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: HangupHandler(configPath: configPath, running: configFile, logFile: logFile, logger: logger)),
+                    .init(service: HangupHandler(
+                        configPath: configPath, running: configFile, logFile: logFile, logger: logger,
+                        also: onHangup)),
                 ] + daemon.housekeeping(environment: environment) + tierLink,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
@@ -193,15 +208,18 @@ struct OTPGated: AsyncParsableCommand {
     /// What the request handler asks: this host's store, or on a tier node the shared
     /// PostgreSQL store with the local users kept in this host's store (`[store]`).
     static func handlerStore(
-        local: OTPStore, settings: ServerConfig, key: MasterKey, keySource: String, logger: Logger
-    ) throws -> any StoreContract {
-        guard settings.store.backend == .postgres else { return local }
+        local: OTPStore, settings: ServerConfig, key: MasterKey, next: MasterKey?, keySource: String, logger: Logger
+    ) throws -> (any StoreContract, TierKeys?) {
+        guard settings.store.backend == .postgres else { return (local, nil) }
         #if Fleet
-        let shared = try TierStore.open(settings.store.postgres, key: key, keySource: keySource, logger: logger)
+        let shared = try TierStore.open(settings.store.postgres, key: key, next: next, keySource: keySource, logger: logger)
         logger.notice(
             "tier node: the shared store is PostgreSQL", metadata: ["store.shared": "\(shared.location)", "store.local_users": "\(settings.store.localUsers)"])
         let store = settings.store
-        return SplitStore(local: local, shared: shared, isLocal: { store.isLocal($0) })
+        // A key from a systemd credential is replaced offline: no next key, no rekey here.
+        let keys = KeyFile.isCredential(keySource)
+            ? nil : TierKeys(keyFile: keySource, current: key, next: next, local: local, shared: shared, logger: logger)
+        return (SplitStore(local: local, shared: shared, isLocal: { store.isLocal($0) }), keys)
         #else
         throw DaemonError(
             "store.backend = \"postgres\", but this otpgated was built without the PostgreSQL store: build it with `swift build --traits Fleet` (or `make install SWIFT_FLAGS=\"--traits Fleet\"`)")

@@ -32,10 +32,10 @@ enum TierStore {
             + (report.alreadyApplied.isEmpty ? "" : " (already applied: \(report.alreadyApplied.joined(separator: ", ")))")
     }
 
-    static func open(_ s: StorePostgresSettings, key: MasterKey, keySource: String, logger: Logger) throws -> PostgresStore {
+    static func open(_ s: StorePostgresSettings, key: MasterKey, next: MasterKey?, keySource: String, logger: Logger) throws -> PostgresStore {
         let pool = try PostgresPool(settings: settings(s), statements: PostgresStoreStatements.all, logger: logger)
         do {
-            return try PostgresStore(pool: pool, key: key, keySource: keySource, logger: logger)
+            return try PostgresStore(pool: pool, key: key, next: next, keySource: keySource, logger: logger)
         } catch {
             pool.shutdown()
             throw error

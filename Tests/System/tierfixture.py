@@ -98,13 +98,27 @@ pool_size = 4
 """ + extra)
         self.socket = os.path.join(self.dir, "s", "otpgated.sock")
         self.admin = os.path.join(self.dir, "s", "otpgated-admin.sock")
+        self.argv = ((["ip", "netns", "exec", netns] if netns else [])
+                     + [os.path.join(bin, "otpgated"), "--state-dir", os.path.join(self.dir, "s"), "--config", self.config])
         self.err = open(os.path.join(self.dir, "stderr"), "w")
         self.process = subprocess.Popen(
-            (["ip", "netns", "exec", netns] if netns else [])
-            + [os.path.join(bin, "otpgated"), "--state-dir", os.path.join(self.dir, "s"), "--config", self.config]
             # The key came first (copied from the first node): the local store is new.
-            + (["--new-store"] if key else []),
+            self.argv + (["--new-store"] if key else []),
             stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
+        self.wait_ready()
+
+    def restart(self, kill=False):
+        """Stops the daemon (SIGKILL with kill: a crash) and starts it again on the same
+        state directory, key files and config; raises RuntimeError if it sends no READY=1."""
+        if kill:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        elif self.process.poll() is None:
+            self.stop()
+        self.notify.close()
+        os.unlink(self.notify_path)
+        self.err = open(os.path.join(self.dir, "stderr"), "w")
+        self.process = subprocess.Popen(self.argv, stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
         self.wait_ready()
 
     def verify(self, user, code, rhost="10.0.0.1"):
