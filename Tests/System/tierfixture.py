@@ -67,10 +67,11 @@ class Daemon(Otpgated):
     (a [tier_listener] table), `deadline_ms` its store deadline; `link` the
     [store.postgres] connection keys for TCP with TLS (host, port, password_file,
     ca_file, server_name), else pg's socket directory; `netns` runs the daemon in that
-    network namespace (its Unix sockets stay reachable)."""
+    network namespace (its Unix sockets stay reachable); `pool_size` its connections
+    to PostgreSQL."""
 
     def __init__(self, pg, role, work, key=None, single_node=True, bin=".build/debug", deadline_ms=2000, extra="",
-                 link=None, netns=None):
+                 link=None, netns=None, pool_size=4):
         self.role = role
         self.dir = os.path.join(work, role)
         os.mkdir(self.dir, 0o755)
@@ -94,7 +95,7 @@ database = "otpgate"
 user = "{role}"
 single_node = {"true" if single_node else "false"}
 deadline = {deadline_ms}
-pool_size = 4
+pool_size = {pool_size}
 """ + extra)
         self.socket = os.path.join(self.dir, "s", "otpgated.sock")
         self.admin = os.path.join(self.dir, "s", "otpgated-admin.sock")
