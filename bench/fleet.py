@@ -28,7 +28,7 @@ import argparse, json, math, os, shutil, signal, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "Tests", "System"))
-from pgfixture import PgCluster, PG_BIN  # noqa: E402
+from pgfixture import PgCluster, PG_BIN, free_port  # noqa: E402
 import tierfixture  # noqa: E402
 
 SCRIPTS = [("verify-valid.sql", 90), ("verify-wrong.sql", 5), ("verify-replay.sql", 5)]
@@ -85,6 +85,7 @@ class Fleet:
         os.chmod(self.work, 0o755)
         self.pg = None
         self.daemons = []
+        self.relays = []
 
     def start(self):
         a = self.args
@@ -108,13 +109,31 @@ class Fleet:
         print(f"population {a.users} TOTP users (period 1 s) imported in {time.monotonic() - t0:.1f} s", flush=True)
         importer.stop()
         self.pg.psql("VACUUM ANALYZE")
+        # Each node also listens for relays (TLS 1.3 on loopback, certificates from a CA
+        # made here); idle while the relays are not driven.
+        certs = os.path.join(self.work, "certs")
+        os.mkdir(certs, 0o755)
+        ca = tierfixture.FleetCA(certs)
+        ports = {}
         for role in ["node_1", "node_2", "node_3"]:
-            self.daemons.append(tierfixture.Daemon(self.pg, role, self.work, key=key, bin=self.bin, deadline_ms=a.deadline,
-                                                   pool_size=a.pool))
+            ports[role] = free_port()
+            cert, tls_key = ca.issue(role.replace("_", "-"), ["127.0.0.1"])
+            self.daemons.append(tierfixture.Daemon(
+                self.pg, role, self.work, key=key, bin=self.bin, deadline_ms=a.deadline, pool_size=a.pool,
+                extra=tierfixture.tier_listener_toml(ports[role], ca.ca, cert, tls_key)))
         print(f"tier       3 otpgated (pool_size {a.pool}, deadline {a.deadline} ms) on the same server", flush=True)
+        if a.relay_connections:
+            # Relay r asks node r first, then the other: each of two nodes is first for one.
+            for r, order in [(1, ["node_1", "node_2"]), (2, ["node_2", "node_1"])]:
+                cert, tls_key = ca.issue(f"relay-{r}")
+                self.relays.append(tierfixture.Relay(
+                    f"relay_{r}", self.work, [f"127.0.0.1:{ports[n]}" for n in order], cert, tls_key, ca.ca, bin=self.bin,
+                    connections_per_endpoint=a.relay_connections))
+            print(f"relays     2 otpgated in relay mode (connections_per_endpoint {a.relay_connections}), TLS to the tier "
+                  "on loopback; relay 1 asks node_1 first, relay 2 node_2", flush=True)
 
     def stop(self):
-        for d in self.daemons:
+        for d in self.relays + self.daemons:
             try:
                 d.stop()
             except Exception as e:  # noqa: BLE001 - report and go on cleaning up
@@ -125,13 +144,17 @@ class Fleet:
 
     # -- passes -------------------------------------------------------------------
 
-    def drive(self, daemons, label, rate):
+    def drive(self, daemons, label, rate, relays=(), connections=None):
+        """drive against `relays` (if any, and then `daemons` are the nodes behind them)
+        or `daemons`; CPU of the daemons, the relays and PostgreSQL."""
         a = self.args
-        cmd = [self.bench, "drive", "--state-dir", self.population, "--connections", str(a.connections),
+        cmd = [self.bench, "drive", "--state-dir", self.population, "--connections", str(connections or a.connections),
                "--duration", str(a.duration), "--warmup", str(a.warmup), "--mix", MIX, "--label", label, "--json",
                "--cpu", f"postgres={self.pg.process.pid}"]
         for d in daemons:
-            cmd += ["--socket", d.socket, "--cpu", f"daemon={d.process.pid}"]
+            cmd += ["--cpu", f"daemon={d.process.pid}"] + ([] if relays else ["--socket", d.socket])
+        for r in relays:
+            cmd += ["--socket", r.socket, "--cpu", f"relay={r.process.pid}"]
         if rate:
             cmd += ["--rate", str(rate)]
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -142,7 +165,7 @@ class Fleet:
         us = j["cpu_us_per_verify"]
         bad = j["answers"]["unexpected"] + j["answers"]["other_errors"] + len(j["errors"])
         return {"label": label, "tps": j["throughput"], "p50": lat["p50"], "p99": lat["p99"], "p999": lat["p99.9"],
-                "daemon_us": us.get("daemon", 0), "pg_us": us.get("postgres", 0),
+                "daemon_us": us.get("daemon", 0), "pg_us": us.get("postgres", 0), "relay_us": us.get("relay", 0),
                 "client_us": j["cpu_cores"]["bench"] * 1e6 / max(j["throughput"], 1e-9), "bad": bad,
                 "answers": j["answers"], "errors": j["errors"][:3], "machine": j["machine"]}
 
@@ -187,7 +210,7 @@ class Fleet:
         errors = [line for line in err.split("\n") if "error" in line.lower()][:3]
         shutil.rmtree(logdir, ignore_errors=True)
         return {"label": label, "tps": tps, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
-                "p999": percentile(latencies, 0.999), "daemon_us": 0.0,
+                "p999": percentile(latencies, 0.999), "daemon_us": 0.0, "relay_us": 0.0,
                 "pg_us": (cpu1[0] - cpu0[0]) * 1e6 / max(len(latencies), 1),
                 "client_us": (cpu1[1] - cpu0[1]) * 1e6 / max(len(latencies), 1), "bad": len(errors),
                 "answers": None, "errors": errors, "machine": m, "started": t0}
@@ -210,7 +233,8 @@ class Fleet:
 def row_text(r, bare):
     ratio = r["tps"] / bare["tps"] if bare and bare["tps"] else float("nan")
     return (f"  {r['label']:<22} {r['tps']:8.0f}/s  x{ratio:4.2f}  p50 {r['p50']:7.2f}  p99 {r['p99']:7.2f}  "
-            f"p99.9 {r['p999']:7.2f} ms   cpu/verify: daemons {r['daemon_us']:5.0f}  postgres {r['pg_us']:5.0f}  "
+            f"p99.9 {r['p999']:7.2f} ms   cpu/verify: " + (f"relays {r['relay_us']:5.0f}  " if r["relay_us"] else "")
+            + f"daemons {r['daemon_us']:5.0f}  postgres {r['pg_us']:5.0f}  "
             f"client {r['client_us']:5.0f} µs" + (f"   BAD {r['bad']}: {r['errors']}" if r["bad"] else ""))
 
 
@@ -225,6 +249,8 @@ def main():
     ap.add_argument("--rate", type=float, default=1000, help="open loop: verifies/s offered (0: no open-loop passes)")
     ap.add_argument("--pool", type=int, default=8, help="each daemon's pool_size")
     ap.add_argument("--deadline", type=int, default=2500, help="store.postgres.deadline, ms (the config's default)")
+    ap.add_argument("--relay-connections", type=int, default=64,
+                    help="each relay's connections_per_endpoint; 0: no relays (the relay passes use 2 x --connections)")
     ap.add_argument("--work", default="/var/tmp", help="where PostgreSQL's data and the daemons' directories go (a real disk)")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -256,6 +282,24 @@ def main():
                 for label in ["1 tier daemon", "3 tier daemons", "pgbench (bare SQL)"]:
                     print(row_text(results[label], bare), flush=True)
                 summary.append((title, rnd, results))
+        relay_summary = []
+        if fleet.relays:
+            c2 = 2 * args.connections
+            title = f"2 relays, {args.connections} connections each, closed loop"
+            for rnd in range(args.rounds):
+                passes = [("2 relays -> 2 nodes", lambda l: fleet.drive(three[:2], l, None, fleet.relays, c2)),
+                          ("2 tier daemons direct", lambda l: fleet.drive(three[:2], l, None, (), c2))]
+                passes = passes[rnd % 2:] + passes[:rnd % 2]
+                results = {}
+                for label, run in passes:
+                    results[label] = run(label)
+                    failed = failed or results[label]["bad"] > 0
+                direct = results["2 tier daemons direct"]
+                print(f"== {title}, round {rnd + 1} of {args.rounds}; machine at its start: "
+                      f"{results[passes[0][0]]['machine']}; ratio to the same 2 nodes asked directly", flush=True)
+                for label in ["2 relays -> 2 nodes", "2 tier daemons direct"]:
+                    print(row_text(results[label], direct), flush=True)
+                relay_summary.append((rnd, results))
         print("== statements per verify (pg_stat_statements, whole run; reserve_attempt = 1)")
         for role, calls in sorted(fleet.statements().items()):
             base = calls.get("reserve_attempt", 0) or 1
@@ -266,6 +310,11 @@ def main():
             print(f"  {title}, round {rnd + 1}: 1 daemon x{results['1 tier daemon']['tps'] / bare['tps']:.2f} "
                   f"(p99 {results['1 tier daemon']['p99']:.2f}), 3 daemons x{results['3 tier daemons']['tps'] / bare['tps']:.2f} "
                   f"(p99 {results['3 tier daemons']['p99']:.2f}), pgbench {bare['tps']:.0f}/s (p99 {bare['p99']:.2f})")
+        for rnd, results in relay_summary:
+            relayed, direct = results["2 relays -> 2 nodes"], results["2 tier daemons direct"]
+            print(f"  2 relays x {args.connections} connections, round {rnd + 1}: {relayed['tps']:.0f}/s (p99 {relayed['p99']:.2f}), "
+                  f"x{relayed['tps'] / direct['tps']:.2f} of the same 2 nodes asked directly ({direct['tps']:.0f}/s, "
+                  f"p99 {direct['p99']:.2f})")
     finally:
         fleet.stop()
     sys.exit(1 if failed else 0)
