@@ -30,6 +30,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "Tests", "System"))
 from pgfixture import PgCluster, PG_BIN, free_port  # noqa: E402
 import tierfixture  # noqa: E402
+import fleetlogins  # noqa: E402
 
 SCRIPTS = [("verify-valid.sql", 90), ("verify-wrong.sql", 5), ("verify-replay.sql", 5)]
 MIX = "valid=90,wrong=5,replay=5"
@@ -86,6 +87,7 @@ class Fleet:
         self.pg = None
         self.daemons = []
         self.relays = []
+        self.importer = None
 
     def start(self):
         a = self.args
@@ -107,7 +109,8 @@ class Fleet:
         subprocess.run([self.bench, "populate", "--admin-socket", importer.admin, "--state-dir", self.population,
                         "--users", str(a.users), "--connections", "4"], check=True)
         print(f"population {a.users} TOTP users (period 1 s) imported in {time.monotonic() - t0:.1f} s", flush=True)
-        importer.stop()
+        # The importer stays up, idle, for the PAM logins' user (admin.import).
+        self.importer = importer
         self.pg.psql("VACUUM ANALYZE")
         # Each node also listens for relays (TLS 1.3 on loopback, certificates from a CA
         # made here); idle while the relays are not driven.
@@ -133,7 +136,7 @@ class Fleet:
                   "on loopback; relay 1 asks node_1 first, relay 2 node_2", flush=True)
 
     def stop(self):
-        for d in self.relays + self.daemons:
+        for d in self.relays + self.daemons + ([self.importer] if self.importer else []):
             try:
                 d.stop()
             except Exception as e:  # noqa: BLE001 - report and go on cleaning up
@@ -251,6 +254,9 @@ def main():
     ap.add_argument("--deadline", type=int, default=2500, help="store.postgres.deadline, ms (the config's default)")
     ap.add_argument("--relay-connections", type=int, default=64,
                     help="each relay's connections_per_endpoint; 0: no relays (the relay passes use 2 x --connections)")
+    ap.add_argument("--logins", type=int, default=100, help="timed PAM logins per module (0: none; needs the relays)")
+    ap.add_argument("--login-warmup", type=int, default=10, help="untimed PAM logins per module first")
+    ap.add_argument("--module", default=os.path.join(REPO, "pam", "build", "pam_otpgate.so"), help="pam_otpgate.so (make -C pam)")
     ap.add_argument("--work", default="/var/tmp", help="where PostgreSQL's data and the daemons' directories go (a real disk)")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -300,6 +306,12 @@ def main():
                 for label in ["2 relays -> 2 nodes", "2 tier daemons direct"]:
                     print(row_text(results[label], direct), flush=True)
                 relay_summary.append((rnd, results))
+        logins = None
+        if fleet.relays and args.logins:
+            samples = fleetlogins.run(fleet.importer.admin, fleet.relays[0].socket, fleet.daemons[0].socket,
+                                      os.path.abspath(args.module), args.logins, args.login_warmup)
+            if samples:
+                logins = fleetlogins.report(samples)
         print("== statements per verify (pg_stat_statements, whole run; reserve_attempt = 1)")
         for role, calls in sorted(fleet.statements().items()):
             base = calls.get("reserve_attempt", 0) or 1
@@ -315,6 +327,11 @@ def main():
             print(f"  2 relays x {args.connections} connections, round {rnd + 1}: {relayed['tps']:.0f}/s (p99 {relayed['p99']:.2f}), "
                   f"x{relayed['tps'] / direct['tps']:.2f} of the same 2 nodes asked directly ({direct['tps']:.0f}/s, "
                   f"p99 {direct['p99']:.2f})")
+        if logins:
+            g = logins["google-authenticator"]
+            print(f"  PAM login medians: relay {logins['relay -> tier node']:.2f} ms, tier node {logins['tier node']:.2f} ms, "
+                  f"google-authenticator {g:.2f} ms: relay / google {logins['relay -> tier node'] / g:.2f}, "
+                  f"tier node / google {logins['tier node'] / g:.2f}")
     finally:
         fleet.stop()
     sys.exit(1 if failed else 0)
