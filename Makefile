@@ -108,8 +108,11 @@ bench: deps
 # release builds with the Fleet trait, then bench/fleet.py: one PostgreSQL (initdb in
 # FLEET_WORK; fsync and synchronous_commit on, a declared single node), 1 and 3 tier
 # daemons and pgbench on the same SQL (bench/fleet/*.sql), closed loop at 64
-# connections and open loop at 1,000/s, interleaved in rounds. As root. About 4
-# minutes after the build.
+# connections and open loop at 1,000/s, interleaved in rounds; 2 relays at 64
+# connections each beside the same nodes asked directly; PAM logins through a relay,
+# on a tier node and with pam_google_authenticator. As root (PostgreSQL runs as
+# nobody; a temporary user and /etc/pam.d files for the logins). About 5 minutes
+# after the build.
 FLEET_USERS    ?= 10000
 FLEET_DURATION ?= 10
 FLEET_ROUNDS   ?= 2
@@ -117,11 +120,12 @@ FLEET_WORK     ?= /var/tmp
 
 bench-fleet: SWIFT_FLAGS += --traits Fleet
 bench-fleet: deps
-	@scripts/ensure-deps.sh postgresql python3
+	@scripts/ensure-deps.sh postgresql python3 openssl pamtester libpam-google-authenticator
 	$(SWIFT) build -c release $(SWIFT_FLAGS) --product otpgated
 	$(SWIFT) build -c release $(SWIFT_FLAGS) --product otpgate-bench
+	$(MAKE) -C pam
 	python3 bench/fleet.py "$$($(SWIFT) build -c release $(SWIFT_FLAGS) --show-bin-path)" --users $(FLEET_USERS) \
-		--duration $(FLEET_DURATION) --rounds $(FLEET_ROUNDS) --work $(FLEET_WORK)
+		--duration $(FLEET_DURATION) --rounds $(FLEET_ROUNDS) --work $(FLEET_WORK) --module pam/build/pam_otpgate.so
 
 # The release build of what is installed: otpgated, otpgate and the module (not the
 # benchmark or the test helpers).

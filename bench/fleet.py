@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The verifier tier's benchmark (issue 16): verifies through 1 and 3 tier daemons on
+"""The fleet's benchmark (issues 16 and 17): verifies through 1 and 3 tier daemons on
 one PostgreSQL, side by side in the same run with pgbench sending the same SQL
-(the bare cost), closed loop and open loop, interleaved in rounds.
+(the bare cost), closed loop and open loop, interleaved in rounds; then verifies
+through 2 relays beside the same two tier nodes asked directly; then PAM logins
+through a relay, on a tier node and with pam_google_authenticator (fleetlogins.py).
 
     sudo python3 bench/fleet.py BINDIR [--users N] [--duration S] [--rounds R] ...
 
@@ -21,7 +23,8 @@ of the daemons, of PostgreSQL (postmaster and backends) and of the load generato
 (otpgate-bench or pgbench), each read from /proc over the same seconds. At the end:
 the statements each role ran per verify (pg_stat_statements), so the bare cost is
 shown to be the same SQL. The machine's load is printed first: compare only within
-the run.
+the run. Relays run in this network namespace and reach the tier's TLS listener on
+loopback (Tests/System/test_relay.py puts them in namespaces of their own).
 """
 import argparse, json, math, os, shutil, signal, subprocess, sys, tempfile, time
 
@@ -172,14 +175,15 @@ class Fleet:
                 "client_us": j["cpu_cores"]["bench"] * 1e6 / max(j["throughput"], 1e-9), "bad": bad,
                 "answers": j["answers"], "errors": j["errors"][:3], "machine": j["machine"]}
 
-    def pgbench(self, label, rate):
+    def pgbench(self, label, rate, clients=None):
         a = self.args
+        clients = clients or a.connections
         logdir = tempfile.mkdtemp(prefix="pgbench-", dir=self.work)
         os.chmod(logdir, 0o777)
         seconds = math.ceil(a.warmup + a.duration) + 1
         cmd = [os.path.join(PG_BIN, "pgbench"), "-h", self.pg.sockets, "-p", str(self.pg.port), "-U", "node_bare", "-n",
-               "-M", "prepared", "-c", str(a.connections), "-j", "2", "-T", str(seconds),
-               "-D", "n=0", "-D", f"clients={a.connections}", "-D", f"per={a.users // a.connections}",
+               "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(seconds),
+               "-D", "n=0", "-D", f"clients={clients}", "-D", f"per={a.users // clients}",
                "-l", "--log-prefix", os.path.join(logdir, "tx")]
         for script, weight in SCRIPTS:
             cmd += ["-f", f"{os.path.join(HERE, 'fleet', script)}@{weight}"]
@@ -276,8 +280,12 @@ def main():
                 passes = [("1 tier daemon", lambda l, r: fleet.drive(one, l, r)),
                           ("3 tier daemons", lambda l, r: fleet.drive(three, l, r)),
                           ("pgbench (bare SQL)", fleet.pgbench)]
-                # Each round starts with another of the three, so none always runs first.
-                passes = passes[rnd % 3:] + passes[:rnd % 3]
+                if rate is None and args.pool != args.connections:
+                    # As many sessions as one daemon's pool: what the same SQL gives
+                    # with that much parallelism in the server.
+                    passes.append((f"pgbench, {args.pool} clients", lambda l, r: fleet.pgbench(l, r, args.pool)))
+                # Each round starts with another pass, so none always runs first.
+                passes = passes[rnd % len(passes):] + passes[:rnd % len(passes)]
                 results = {}
                 for label, run in passes:
                     results[label] = run(label, rate)
@@ -285,7 +293,7 @@ def main():
                 bare = results["pgbench (bare SQL)"]
                 print(f"== {title}, round {rnd + 1} of {args.rounds}; machine at its start: "
                       f"{results[passes[0][0]]['machine']}", flush=True)
-                for label in ["1 tier daemon", "3 tier daemons", "pgbench (bare SQL)"]:
+                for label in ["1 tier daemon", "3 tier daemons", "pgbench (bare SQL)"] + [l for l in results if "clients" in l]:
                     print(row_text(results[label], bare), flush=True)
                 summary.append((title, rnd, results))
         relay_summary = []
