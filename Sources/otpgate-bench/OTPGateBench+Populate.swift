@@ -65,7 +65,9 @@ extension OTPGateBench {
             }
             group.wait()
             if let first = failures.withLock({ $0.first }) {
+                // No half-made population left behind to be mistaken for a whole one.
                 try? FileManager.default.removeItem(atPath: population.metadataPath)
+                try? FileManager.default.removeItem(atPath: population.countersPath)
                 throw BenchError(first)
             }
             let seconds = Monotonic.seconds(Monotonic.now() - started)
