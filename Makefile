@@ -18,7 +18,7 @@ BUILD_DEPS  = pkg-config gcc make libssl-dev libsqlite3-dev libpam0g-dev libqren
 DEB_DEPS    = debhelper dpkg-dev lintian
 TEST_DEPS   = oathtool iproute2 openssl strace gdb libpam-google-authenticator libpam-oath socat python3 python3-pexpect systemd util-linux passwd pamtester openssh-server openssh-client sudo zbar-tools librsvg2-bin tmux imagemagick man-db bash-completion logrotate postgresql $(DEB_DEPS)
 
-.PHONY: all build test test-pg deps test-deps toolchain release man deb bench install uninstall clean
+.PHONY: all build test test-pg deps test-deps toolchain release man deb bench bench-fleet install uninstall clean
 
 all: build
 
@@ -104,6 +104,29 @@ bench: deps
 	python3 scripts/timing-probe.py $$($(SWIFT) build -c release $(SWIFT_FLAGS) --show-bin-path)/otpgated --samples 2000; \
 	if [ "$$(id -u)" -eq 0 ]; then $$B peers --runs $(BENCH_RUNS) --idle-logins $(BENCH_IDLE) --idle-gap $(BENCH_IDLE_GAP) --floor $(BENCH_FLOOR); \
 	else echo "bench: PAM logins skipped (they need root: a temporary user and /etc/pam.d files)"; fi
+
+# The verifier tier (issue 16; docs/PERFORMANCE.md, "A verifier tier on PostgreSQL"):
+# release builds with the Fleet trait, then bench/fleet.py: one PostgreSQL (initdb in
+# FLEET_WORK; fsync and synchronous_commit on, a declared single node), 1 and 3 tier
+# daemons and pgbench on the same SQL (bench/fleet/*.sql), closed loop at 64
+# connections and open loop at 1,000/s, interleaved in rounds; 2 relays at 64
+# connections each beside the same nodes asked directly; PAM logins through a relay,
+# on a tier node and with pam_google_authenticator. As root (PostgreSQL runs as
+# nobody; a temporary user and /etc/pam.d files for the logins). About 5 minutes
+# after the build.
+FLEET_USERS    ?= 10000
+FLEET_DURATION ?= 10
+FLEET_ROUNDS   ?= 2
+FLEET_WORK     ?= /var/tmp
+
+bench-fleet: SWIFT_FLAGS += --traits Fleet
+bench-fleet: deps
+	@scripts/ensure-deps.sh postgresql python3 openssl pamtester libpam-google-authenticator
+	$(SWIFT) build -c release $(SWIFT_FLAGS) --product otpgated
+	$(SWIFT) build -c release $(SWIFT_FLAGS) --product otpgate-bench
+	$(MAKE) -C pam
+	python3 bench/fleet.py "$$($(SWIFT) build -c release $(SWIFT_FLAGS) --show-bin-path)" --users $(FLEET_USERS) \
+		--duration $(FLEET_DURATION) --rounds $(FLEET_ROUNDS) --work $(FLEET_WORK) --module pam/build/pam_otpgate.so
 
 # The release build of what is installed: otpgated, otpgate and the module (not the
 # benchmark or the test helpers).

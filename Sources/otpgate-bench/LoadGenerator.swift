@@ -1,11 +1,11 @@
 import Foundation
 import Glibc
 
-/// Runs `connections` workers on their own threads against one daemon and merges
-/// what they measured.
+/// Runs `connections` workers on their own threads against one daemon (or several:
+/// connection `i` goes to socket `i % sockets`) and merges what they measured.
 struct LoadGenerator {
     var population: Population
-    var socketPath: String
+    var socketPaths: [String]
     var connections: Int
     var mix: RequestMix
     /// Requests per second over all connections; nil: closed loop.
@@ -15,11 +15,39 @@ struct LoadGenerator {
     var hotpLookAhead = 10
     var healthOnly = false
 
+    init(
+        population: Population, socketPath: String, connections: Int, mix: RequestMix, rate: Double?, warmup: Double,
+        duration: Double
+    ) {
+        self.init(
+            population: population, socketPaths: [socketPath], connections: connections, mix: mix, rate: rate, warmup: warmup,
+            duration: duration)
+    }
+
+    init(
+        population: Population, socketPaths: [String], connections: Int, mix: RequestMix, rate: Double?, warmup: Double,
+        duration: Double
+    ) {
+        self.population = population
+        self.socketPaths = socketPaths
+        self.connections = connections
+        self.mix = mix
+        self.rate = rate
+        self.warmup = warmup
+        self.duration = duration
+    }
+
     func run(daemon: DaemonProcess) throws -> LoadResult {
+        try run(cpu: ["daemon": { daemon.cpuSeconds() }])
+    }
+
+    /// Runs the load; `cpu` names the processes whose CPU seconds are read at the
+    /// start and the end of the measured part (`daemonCPU` is the one named daemon).
+    func run(cpu meters: [String: () -> Double]) throws -> LoadResult {
         let workers = (0..<connections).map {
             let w = LoadWorker(
-                index: $0, connections: connections, population: population, mix: mix, socketPath: socketPath,
-                hotpLookAhead: hotpLookAhead)
+                index: $0, connections: connections, population: population, mix: mix,
+                socketPath: socketPaths[$0 % socketPaths.count], hotpLookAhead: hotpLookAhead)
             w.healthOnly = healthOnly
             return w
         }
@@ -43,9 +71,9 @@ struct LoadGenerator {
             thread.start()
         }
         Monotonic.sleep(until: schedule.measureFrom)
-        let cpu0 = (daemon.cpuSeconds(), Self.ownCPUSeconds())
+        let cpu0 = (meters.mapValues { $0() }, Self.ownCPUSeconds())
         Monotonic.sleep(until: schedule.end)
-        let cpu1 = (daemon.cpuSeconds(), Self.ownCPUSeconds())
+        let cpu1 = (meters.mapValues { $0() }, Self.ownCPUSeconds())
         group.wait()
         var samples: [UInt64] = []
         var outcomes = Outcomes()
@@ -58,9 +86,11 @@ struct LoadGenerator {
             if let e = w.error { errors.append(e) }
             errors += w.surprises
         }
+        var cores: [String: Double] = [:]
+        for (name, end) in cpu1.0 { cores[name] = (end - (cpu0.0[name] ?? end)) / duration }
         return LoadResult(
             seconds: duration, latency: LatencySummary(samples), outcomes: outcomes, skipped: skipped,
-            daemonCPU: (cpu1.0 - cpu0.0) / duration, benchCPU: (cpu1.1 - cpu0.1) / duration, errors: errors)
+            daemonCPU: cores["daemon"] ?? 0, benchCPU: (cpu1.1 - cpu0.1) / duration, cpu: cores, errors: errors)
     }
 
     static func ownCPUSeconds() -> Double {

@@ -6,6 +6,8 @@ struct LoadResult: Sendable {
     var skipped: Int
     var daemonCPU: Double
     var benchCPU: Double
+    /// Cores used by each process group named to the generator (drive's --cpu).
+    var cpu: [String: Double]
     var errors: [String]
 
     var throughput: Double { Double(latency.count) / seconds }

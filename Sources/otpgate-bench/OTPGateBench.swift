@@ -7,6 +7,6 @@ struct OTPGateBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "otpgate-bench",
         abstract: "Benchmarks otpgated: verify throughput and latency, start-up, memory, fsyncs, PAM logins.",
-        subcommands: [Load.self, Startup.self, Probe.self, Peers.self],
+        subcommands: [Load.self, Startup.self, Probe.self, Peers.self, Populate.self, Drive.self],
         defaultSubcommand: Load.self)
 }

@@ -86,12 +86,7 @@ final class Population: @unchecked Sendable {
     static func create(
         directory: String, users: Int, kind: Kind, period: Int64, progress: (String) -> Void
     ) throws -> Population {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        chmod(directory, 0o755)
-        var seed: UInt64 = 0
-        let bytes = try SecureRandom.bytes(8)
-        for b in bytes { seed = seed << 8 | UInt64(b) }
-        let population = Population(directory: directory, users: users, kind: kind, period: period, seed: seed)
+        let population = try drawn(directory: directory, users: users, kind: kind, period: period)
         let key = try MasterKey.generate()
         try KeyFile.write(key, to: population.keyPath)
         let now = Int64(Date().timeIntervalSince1970)
@@ -113,10 +108,32 @@ final class Population: @unchecked Sendable {
             }
         }
         try store.checkpoint()
-        try "users=\(users)\nkind=\(kind.rawValue)\nperiod=\(period)\nseed=\(seed)\n"
-            .write(toFile: population.metadataPath, atomically: true, encoding: .utf8)
-        population.save()
+        try population.record()
         return population
+    }
+
+    /// A new population whose users are not enrolled anywhere yet (`populate` imports
+    /// them into a tier through a daemon): only its seed and size, recorded in
+    /// `directory`, which holds no store.
+    static func describe(directory: String, users: Int, kind: Kind, period: Int64) throws -> Population {
+        let population = try drawn(directory: directory, users: users, kind: kind, period: period)
+        try population.record()
+        return population
+    }
+
+    private static func drawn(directory: String, users: Int, kind: Kind, period: Int64) throws -> Population {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o755)
+        var seed: UInt64 = 0
+        let bytes = try SecureRandom.bytes(8)
+        for b in bytes { seed = seed << 8 | UInt64(b) }
+        return Population(directory: directory, users: users, kind: kind, period: period, seed: seed)
+    }
+
+    private func record() throws {
+        try "users=\(users)\nkind=\(kind.rawValue)\nperiod=\(period)\nseed=\(seed)\n"
+            .write(toFile: metadataPath, atomically: true, encoding: .utf8)
+        save()
     }
 
     /// The population in `directory`, or nil when there is none.

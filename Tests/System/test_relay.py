@@ -36,7 +36,7 @@ Until this build's otpgated has the tier listener, the test says SKIP for the pa
 that need it and runs the rest (a relay with no tier: unavailable within the
 deadline, health, admin refusals, no key of the fleet in its state directory).
 """
-import base64, concurrent.futures, os, shutil, signal, subprocess, sys, tempfile, time
+import base64, concurrent.futures, os, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgfixture import PgCluster  # noqa: E402
@@ -60,32 +60,9 @@ def sh(*argv, check_=True):
     return r
 
 
-# ------------------------------------------------------------------- the CA ---
-
-
-class FleetCA:
-    """A CA and host certificates (CN = host name, SAN = its addresses), with openssl."""
-
-    def __init__(self, dir, name="fleet-ca"):
-        self.dir = dir
-        self.name = name
-        self.ca = os.path.join(dir, f"{name}.pem")
-        self.ca_key = os.path.join(dir, f"{name}.key")
-        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-           "-subj", f"/CN={name}", "-keyout", self.ca_key, "-out", self.ca,
-           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-
-    def issue(self, cn, addresses=()):
-        cert, key, csr, ext = (os.path.join(self.dir, f"{cn}.{x}") for x in ["pem", "key", "csr", "ext"])
-        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={cn}",
-           "-keyout", key, "-out", csr)
-        with open(ext, "w") as f:
-            f.write("subjectAltName=" + ",".join([f"DNS:{cn}"] + [f"IP:{a}" for a in addresses]) + "\n")
-            f.write("extendedKeyUsage=serverAuth,clientAuth\n")
-        sh("openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key, "-CAcreateserial", "-days", "2",
-           "-out", cert, "-extfile", ext)
-        os.chmod(key, 0o600)
-        return cert, key
+# The CA (tierfixture.FleetCA: a CA and host certificates made with openssl).
+FleetCA = tierfixture.FleetCA
+tier_listener_toml = tierfixture.tier_listener_toml
 
 
 # ---------------------------------------------------------- the namespaces ---
@@ -120,59 +97,11 @@ class Namespace:
 # --------------------------------------------------------------- the nodes ---
 
 
-def tier_listener_toml(port, ca, cert, key):
-    """The tier's [tier_listener] table (otpgated.toml(5))."""
-    return f"""[tier_listener]
-listen = ["0.0.0.0:{port}"]
-ca_file = "{ca}"
-certificate_file = "{cert}"
-key_file = "{key}"
-"""
-
-
-class Relay(tierfixture.Otpgated):
-    """otpgated in mode relay, run inside `ns` (`ip netns exec` execs it: same pid)."""
-
-    def __init__(self, name, ns, work, endpoints, cert, key, ca):
-        self.name = self.role = name
-        self.dir = os.path.join(work, name)
-        os.mkdir(self.dir, 0o755)
-        self.state = os.path.join(self.dir, "s")
-        self.config = os.path.join(self.dir, "otpgated.toml")
-        with open(self.config, "w") as f:
-            f.write(f"""mode = "relay"
-[relay]
-endpoints = [{", ".join(f'"{e}"' for e in endpoints)}]
-ca_file = "{ca}"
-certificate_file = "{cert}"
-key_file = "{key}"
-deadline = {RELAY_DEADLINE_MS}
-self_service_deadline = {SELF_SERVICE_DEADLINE_MS}
-connections_per_endpoint = 2
-""")
-        self.socket = os.path.join(self.state, "otpgated.sock")
-        self.admin = os.path.join(self.state, "otpgated-admin.sock")
-        self.err = open(os.path.join(self.dir, "stderr"), "w")
-        self.process = subprocess.Popen(
-            ["ip", "netns", "exec", ns.name, os.path.join(BIN, "otpgated"), "--state-dir", self.state, "--config", self.config],
-            stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
-        T.cleanup.add(f"stop relay {name}", self.stop)
-        self.wait_ready()
-
-    def verify(self, user, code):
-        return call(self.socket, {"v": 1, "op": "verify", "user": user, "code": code, "service": "sshd", "rhost": "10.0.0.1"})
-
-    def health(self):
-        return call(self.socket, {"v": 1, "op": "health"})
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def Relay(name, ns, work, endpoints, cert, key, ca):
+    """A relay of this test (tierfixture.Relay) inside `ns`, stopped at cleanup."""
+    return tierfixture.Relay(name, work, endpoints, cert, key, ca, bin=BIN, deadline_ms=RELAY_DEADLINE_MS,
+                             self_service_deadline_ms=SELF_SERVICE_DEADLINE_MS, netns=ns.name,
+                             started=lambda r: T.cleanup.add(f"stop relay {name}", r.stop))
 
 
 def call_as(user, path, obj):

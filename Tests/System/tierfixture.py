@@ -1,6 +1,7 @@
-"""What the tier's system tests share (test_tier.py, test_relay.py): a checklist,
-raw line calls on a daemon's sockets, HOTP, and a tier daemon on a PgCluster with
-its own state directory and database role, started and awaited through READY=1.
+"""What the tier's system tests and its benchmark share (test_tier.py, test_relay.py,
+bench/fleet.py): a checklist, raw line calls on a daemon's sockets, HOTP, a tier
+daemon on a PgCluster with its own state directory and database role, a relay, and a
+CA for the TLS between them; daemons are started and awaited through READY=1.
 """
 import base64, hashlib, hmac, json, os, shutil, signal, socket, struct, subprocess, time
 
@@ -67,10 +68,11 @@ class Daemon(Otpgated):
     (a [tier_listener] table), `deadline_ms` its store deadline; `link` the
     [store.postgres] connection keys for TCP with TLS (host, port, password_file,
     ca_file, server_name), else pg's socket directory; `netns` runs the daemon in that
-    network namespace (its Unix sockets stay reachable)."""
+    network namespace (its Unix sockets stay reachable); `pool_size` its connections
+    to PostgreSQL."""
 
     def __init__(self, pg, role, work, key=None, single_node=True, bin=".build/debug", deadline_ms=2000, extra="",
-                 link=None, netns=None):
+                 link=None, netns=None, pool_size=4):
         self.role = role
         self.dir = os.path.join(work, role)
         os.mkdir(self.dir, 0o755)
@@ -94,7 +96,7 @@ database = "otpgate"
 user = "{role}"
 single_node = {"true" if single_node else "false"}
 deadline = {deadline_ms}
-pool_size = 4
+pool_size = {pool_size}
 """ + extra)
         self.socket = os.path.join(self.dir, "s", "otpgated.sock")
         self.admin = os.path.join(self.dir, "s", "otpgated-admin.sock")
@@ -128,6 +130,98 @@ pool_size = 4
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=30)
+
+
+class FleetCA:
+    """A CA and host certificates (CN = host name, SAN = its addresses), with openssl."""
+
+    def __init__(self, dir, name="fleet-ca"):
+        self.dir = dir
+        self.name = name
+        self.ca = os.path.join(dir, f"{name}.pem")
+        self.ca_key = os.path.join(dir, f"{name}.key")
+        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                      "-subj", f"/CN={name}", "-keyout", self.ca_key, "-out", self.ca,
+                      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def issue(self, cn, addresses=()):
+        cert, key, csr, ext = (os.path.join(self.dir, f"{cn}.{x}") for x in ["pem", "key", "csr", "ext"])
+        self._openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={cn}",
+                      "-keyout", key, "-out", csr)
+        with open(ext, "w") as f:
+            f.write("subjectAltName=" + ",".join([f"DNS:{cn}"] + [f"IP:{a}" for a in addresses]) + "\n")
+            f.write("extendedKeyUsage=serverAuth,clientAuth\n")
+        self._openssl("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key, "-CAcreateserial", "-days", "2",
+                      "-out", cert, "-extfile", ext)
+        os.chmod(key, 0o600)
+        return cert, key
+
+    @staticmethod
+    def _openssl(*argv):
+        r = subprocess.run(["openssl", *argv], capture_output=True, text=True, env=dict(os.environ, LC_ALL="C"))
+        if r.returncode != 0:
+            raise RuntimeError(f"openssl {' '.join(argv)}: {r.stderr.strip()}")
+
+
+def tier_listener_toml(port, ca, cert, key):
+    """The tier's [tier_listener] table (otpgated.toml(5))."""
+    return f"""[tier_listener]
+listen = ["0.0.0.0:{port}"]
+ca_file = "{ca}"
+certificate_file = "{cert}"
+key_file = "{key}"
+"""
+
+
+class Relay(Otpgated):
+    """otpgated in mode relay, forwarding to the tier's `endpoints` ("host:port") over
+    TLS with `cert`/`key` from `ca`; in network namespace `netns` if given (`ip netns
+    exec` execs it: same pid). `started(relay)` is called once the process exists,
+    before READY=1 is awaited (a test registers its cleanup there)."""
+
+    def __init__(self, name, work, endpoints, cert, key, ca, bin=".build/debug", deadline_ms=2500,
+                 self_service_deadline_ms=6000, netns=None, connections_per_endpoint=2, started=None):
+        self.name = self.role = name
+        self.dir = os.path.join(work, name)
+        os.mkdir(self.dir, 0o755)
+        self.state = os.path.join(self.dir, "s")
+        self.config = os.path.join(self.dir, "otpgated.toml")
+        with open(self.config, "w") as f:
+            f.write(f"""mode = "relay"
+[relay]
+endpoints = [{", ".join(f'"{e}"' for e in endpoints)}]
+ca_file = "{ca}"
+certificate_file = "{cert}"
+key_file = "{key}"
+deadline = {deadline_ms}
+self_service_deadline = {self_service_deadline_ms}
+connections_per_endpoint = {connections_per_endpoint}
+""")
+        self.socket = os.path.join(self.state, "otpgated.sock")
+        self.admin = os.path.join(self.state, "otpgated-admin.sock")
+        self.err = open(os.path.join(self.dir, "stderr"), "w")
+        self.process = subprocess.Popen(
+            (["ip", "netns", "exec", netns] if netns else [])
+            + [os.path.join(bin, "otpgated"), "--state-dir", self.state, "--config", self.config],
+            stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
+        if started:
+            started(self)
+        self.wait_ready()
+
+    def verify(self, user, code):
+        return call(self.socket, {"v": 1, "op": "verify", "user": user, "code": code, "service": "sshd", "rhost": "10.0.0.1"})
+
+    def health(self):
+        return call(self.socket, {"v": 1, "op": "health"})
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def enrol_hotp(daemon, user):
