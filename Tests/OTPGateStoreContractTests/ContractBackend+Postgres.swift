@@ -47,12 +47,12 @@ enum ContractPostgres {
     }
 
     /// Started on first use; the error, if any, is every PostgreSQL test's error.
-    /// Stopped when the test process exits (a static is never deinitialised, and the
+    /// Stopped and removed when the test process exits (a static is never deinitialised, and the
     /// postmaster would outlive the tests).
     static let shared: Result<PostgresServer, any Error> = Result {
         let server = try PostgresServer(superuser: "postgres")
         running = server
-        atexit { ContractPostgres.running?.kill9() }
+        atexit { ContractPostgres.running?.remove() }
         try server.psql(file: try file("bootstrap_roles", PostgresSchema.bootstrapRoles))
         try server.psql("CREATE ROLE \(node) LOGIN IN ROLE otpgate_node, otpgate_admin")
         return server

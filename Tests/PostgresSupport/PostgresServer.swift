@@ -31,7 +31,7 @@ public final class PostgresServer: @unchecked Sendable {
 
     public init(config: [String] = [], superuser: String = PostgresServer.owner) throws {
         self.superuser = superuser
-        var template = Array("/tmp/otpgpg.XXXXXX".utf8CString)
+        var template = Array("\(InitdbTemplate.scratch)/otpgpg.XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw FixtureError("mkdtemp failed") }
         root = String(cString: made)
         port = try Self.freePort()
@@ -67,9 +67,13 @@ public final class PostgresServer: @unchecked Sendable {
         try start()
     }
 
-    deinit {
+    deinit { remove() }
+
+    /// Kills the server and removes its directory (for one that is never deinitialised,
+    /// such as a test process's shared server, at exit).
+    public func remove() {
         kill9()
-        _ = try? Self.run("/bin/rm", ["-rf", root])
+        try? FileManager.default.removeItem(atPath: root)
     }
 
     public func settings(user: String = PostgresServer.owner, poolSize: Int = 2, deadline: Duration = .seconds(2),
