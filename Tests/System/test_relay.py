@@ -29,6 +29,16 @@ Checks, each with what would make it fail or a control that must:
   relay in the same namespace with a trusted certificate logs in (control);
 - admin operations through a relay are refused, naming the tier (those on a local
   user are the relay's own store's);
+- the tier's audit log names the relay a request came through, from its certificate:
+  `otpgate admin audit` on a tier node shows relay-a for the rows of requests through
+  relay A and relay-b for those through B, and none for a local caller of the node
+  (control); an envelope sent by hand with relay A's certificate that claims to be
+  relay-b (in members "host" and "relay" of the envelope, its caller and its
+  request) is answered, and its row still names relay-a (control: the same line
+  with relay B's certificate is audited as relay-b, so the name follows the
+  certificate, and the forged members are in the bytes sent); an envelope whose
+  "relay" member is a name instead of the link version is refused (bad_request,
+  connection closed) and writes no row;
 - root, a local user, enrols and logs in on the relay's own store with no tier at
   all (control: a tier user's verify is unavailable then).
 
@@ -36,7 +46,7 @@ Until this build's otpgated has the tier listener, the test says SKIP for the pa
 that need it and runs the rest (a relay with no tier: unavailable within the
 deadline, health, admin refusals, no key of the fleet in its state directory).
 """
-import base64, concurrent.futures, os, shutil, signal, subprocess, sys, tempfile, time
+import base64, concurrent.futures, json, os, shutil, signal, socket, ssl, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgfixture import PgCluster  # noqa: E402
@@ -53,39 +63,7 @@ ENV = T.ENV
 NETS = {"relay-a": 1, "relay-b": 2}  # namespace -> x of 10.250.x.0/30
 
 
-def sh(*argv, check_=True):
-    r = subprocess.run(list(argv), capture_output=True, text=True, env=ENV)
-    if check_ and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip()}")
-    return r
-
-
-# ------------------------------------------------------------------- the CA ---
-
-
-class FleetCA:
-    """A CA and host certificates (CN = host name, SAN = its addresses), with openssl."""
-
-    def __init__(self, dir, name="fleet-ca"):
-        self.dir = dir
-        self.name = name
-        self.ca = os.path.join(dir, f"{name}.pem")
-        self.ca_key = os.path.join(dir, f"{name}.key")
-        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-           "-subj", f"/CN={name}", "-keyout", self.ca_key, "-out", self.ca,
-           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-
-    def issue(self, cn, addresses=()):
-        cert, key, csr, ext = (os.path.join(self.dir, f"{cn}.{x}") for x in ["pem", "key", "csr", "ext"])
-        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={cn}",
-           "-keyout", key, "-out", csr)
-        with open(ext, "w") as f:
-            f.write("subjectAltName=" + ",".join([f"DNS:{cn}"] + [f"IP:{a}" for a in addresses]) + "\n")
-            f.write("extendedKeyUsage=serverAuth,clientAuth\n")
-        sh("openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key, "-CAcreateserial", "-days", "2",
-           "-out", cert, "-extfile", ext)
-        os.chmod(key, 0o600)
-        return cert, key
+sh = tierfixture.sh
 
 
 # ---------------------------------------------------------- the namespaces ---
@@ -120,59 +98,14 @@ class Namespace:
 # --------------------------------------------------------------- the nodes ---
 
 
-def tier_listener_toml(port, ca, cert, key):
-    """The tier's [tier_listener] table (otpgated.toml(5))."""
-    return f"""[tier_listener]
-listen = ["0.0.0.0:{port}"]
-ca_file = "{ca}"
-certificate_file = "{cert}"
-key_file = "{key}"
-"""
+FleetCA, tier_listener_toml = tierfixture.FleetCA, tierfixture.tier_listener_toml
 
 
-class Relay(tierfixture.Otpgated):
-    """otpgated in mode relay, run inside `ns` (`ip netns exec` execs it: same pid)."""
-
-    def __init__(self, name, ns, work, endpoints, cert, key, ca):
-        self.name = self.role = name
-        self.dir = os.path.join(work, name)
-        os.mkdir(self.dir, 0o755)
-        self.state = os.path.join(self.dir, "s")
-        self.config = os.path.join(self.dir, "otpgated.toml")
-        with open(self.config, "w") as f:
-            f.write(f"""mode = "relay"
-[relay]
-endpoints = [{", ".join(f'"{e}"' for e in endpoints)}]
-ca_file = "{ca}"
-certificate_file = "{cert}"
-key_file = "{key}"
-deadline = {RELAY_DEADLINE_MS}
-self_service_deadline = {SELF_SERVICE_DEADLINE_MS}
-connections_per_endpoint = 2
-""")
-        self.socket = os.path.join(self.state, "otpgated.sock")
-        self.admin = os.path.join(self.state, "otpgated-admin.sock")
-        self.err = open(os.path.join(self.dir, "stderr"), "w")
-        self.process = subprocess.Popen(
-            ["ip", "netns", "exec", ns.name, os.path.join(BIN, "otpgated"), "--state-dir", self.state, "--config", self.config],
-            stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
-        T.cleanup.add(f"stop relay {name}", self.stop)
-        self.wait_ready()
-
-    def verify(self, user, code):
-        return call(self.socket, {"v": 1, "op": "verify", "user": user, "code": code, "service": "sshd", "rhost": "10.0.0.1"})
-
-    def health(self):
-        return call(self.socket, {"v": 1, "op": "health"})
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def Relay(name, ns, work, endpoints, cert, key, ca):
+    """A relay of this test (tierfixture.Relay) in namespace `ns`, stopped at the end."""
+    return tierfixture.Relay(name, work, endpoints, cert, key, ca, bin=BIN, netns=ns.name, deadline_ms=RELAY_DEADLINE_MS,
+                             self_service_deadline_ms=SELF_SERVICE_DEADLINE_MS,
+                             on_start=lambda r: T.cleanup.add(f"stop relay {name}", r.stop))
 
 
 def call_as(user, path, obj):
@@ -271,6 +204,8 @@ def run(pg, work):
     pg.bootstrap()
     for role in ["tier_a", "tier_b"]:
         pg.create_node_role(role)
+    # tier_b also administers: `otpgate admin audit` on its admin socket.
+    pg.psql("GRANT otpgate_admin TO tier_b", database="postgres")
     # Replays count as failures (as on one host): a limit that the replay check
     # cannot reach, as test_tier.py sets.
     pg.psql("SELECT otpgate.set_limiter_policy(1000, 1000, 1, 2, 100, 0)", role="otpgate_owner")
@@ -285,9 +220,9 @@ def run(pg, work):
                                          extra=tier_listener_toml(ports["tier-b"], ca.ca, cert, key))
     T.cleanup.add("stop tier-b", stop_quietly, tiers["tier-b"])
 
-    relays = {}
+    relays, relay_certs = {}, {}
     for name, ns in nets.items():
-        cert, key = ca.issue(name)
+        cert, key = relay_certs[name] = ca.issue(name)
         endpoints = [f"{ns.tier_address}:{ports['tier-a']}", f"{ns.tier_address}:{ports['tier-b']}"]
         relays[name] = Relay(name, ns, work, endpoints, cert, key, ca.ca)
     a, b = relays["relay-a"], relays["relay-b"]
@@ -306,6 +241,8 @@ def run(pg, work):
 
     logins(a, b, user, next_code)
     replays(a, b, user, next_code)
+    audit_names_the_relay(a, b, tiers["tier-b"], user, next_code, ca, relay_certs,
+                          (nets["relay-a"].tier_address, ports["tier-b"]))
     no_secret_on_relay(a, tiers["tier-a"], user, secret, secret_b32, recovery, key_file)
     link_cut(nets["relay-a"], a, b, user, next_code)
     admin_refused(a)
@@ -379,6 +316,85 @@ def link_cut(ns, a, b, user, next_code):
     finally:
         ns.heal()
     check(code_of(a.verify(user, next_code())) == "ok", "link healed: relay A logs in again, without a restart")
+
+
+def tls_exchange(address, cert, key, ca, lines):
+    """Speaks the relay link by hand: TLS 1.3 with `cert`, one line at a time; returns
+    each reply (None once the tier closed the connection)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(ca)
+    ctx.load_cert_chain(cert, key)
+    replies = []
+    with socket.create_connection(address, timeout=10) as raw, ctx.wrap_socket(raw, server_hostname=address[0]) as s:
+        f = s.makefile("rb")
+        for line in lines:
+            try:
+                s.sendall(line)
+                answer = f.readline()
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                answer = b""
+            replies.append(json.loads(answer) if answer else None)
+            if not answer:
+                break
+    return replies
+
+
+def audit_rows(tier, user):
+    """`otpgate admin audit --json` on a tier node's admin socket: the user's events."""
+    r = subprocess.run([os.path.join(BIN, "otpgate"), "admin", "audit", "--user", user, "--limit", "10000", "--json",
+                        "--socket", tier.admin], capture_output=True, text=True, env=ENV, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError(f"otpgate admin audit: {r.stderr.strip()}")
+    return json.loads(r.stdout)["events"]
+
+
+def audit_names_the_relay(a, b, tier, user, next_code, ca, certs, address):
+    marks = {}
+    for name, relay in (("relay-a", a), ("relay-b", b)):
+        service = f"via-{name}"
+        reply = call(relay.socket, {"v": 1, "op": "verify", "user": user, "code": next_code(), "service": service})
+        marks[service] = (name, code_of(reply))
+    reply = call(tier.socket, {"v": 1, "op": "verify", "user": user, "code": next_code(), "service": "on-the-node"})
+    marks["on-the-node"] = (None, code_of(reply))
+
+    def envelope(service, relay_member=1):
+        return (json.dumps({
+            "relay": relay_member, "host": "relay-b", "via": "relay-b",
+            "caller": {"uid": 0, "user": "root", "privileged": True, "host": "relay-b", "relay": "relay-b"},
+            "request": {"v": 1, "op": "verify", "user": user, "code": next_code(), "service": service,
+                        "host": "relay-b", "relay": "relay-b"}}) + "\n").encode()
+
+    forged = envelope("forged-by-a")
+    check(forged.count(b'"relay-b"') == 6, f"the forged line names relay-b in six members: {forged[:160]!r}...")
+    cert, key = certs["relay-a"]
+    reply, = tls_exchange(address, cert, key, ca.ca, [forged])
+    marks["forged-by-a"] = ("relay-a", code_of(reply or {}))
+    cert, key = certs["relay-b"]
+    reply, = tls_exchange(address, cert, key, ca.ca, [envelope("sent-by-b")])
+    marks["sent-by-b"] = ("relay-b", code_of(reply or {}))
+    before = len(audit_rows(tier, user))
+    cert, key = certs["relay-a"]
+    replies = tls_exchange(address, cert, key, ca.ca, [envelope("version-forged", relay_member="relay-b"), forged])
+    check(replies[0] and replies[0].get("error") == "bad_request" and "'relay': 1" in replies[0].get("message", "")
+          and replies[1:] in ([], [None]),
+          f"an envelope whose 'relay' member names a relay instead of the link version is refused, the connection "
+          f"closed: {replies}")
+
+    rows = audit_rows(tier, user)
+    check(len(rows) == before, f"... and it wrote no audit row ({len(rows) - before} new)")
+    seen = {r.get("service"): (r.get("relay"), r["event"]) for r in rows if r.get("service") in marks}
+    for service, (relay, outcome) in marks.items():
+        check(outcome == "ok" and seen.get(service) == (relay, "verify.ok"),
+              f"{service}: answered {outcome}, audited on the tier as {seen.get(service)}, expected ({relay}, verify.ok)")
+    enrolment = [r.get("relay") for r in rows if r["event"].startswith("enroll.")]
+    check(enrolment and set(enrolment) == {"relay-a"}, f"the enrolment through relay A is audited as relay-a: {enrolment}")
+    r = subprocess.run([os.path.join(BIN, "otpgate"), "admin", "audit", "--user", user, "--limit", "10000",
+                        "--socket", tier.admin], capture_output=True, text=True, env=ENV, timeout=30)
+    header = r.stdout.split("\n")[0].split()
+    lines = [l for l in r.stdout.split("\n") if " via-relay-b " in l]
+    check(header[:7] == ["TIME", "EVENT", "USER", "UID", "SERVICE", "RHOST", "RELAY"] and len(lines) == 1
+          and lines[0].split()[6] == "relay-b", f"the table shows a RELAY column: {header}, {lines}")
 
 
 def admin_refused(a):

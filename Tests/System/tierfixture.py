@@ -1,10 +1,12 @@
-"""What the tier's system tests share (test_tier.py, test_relay.py): a checklist,
-raw line calls on a daemon's sockets, HOTP, and a tier daemon on a PgCluster with
-its own state directory and database role, started and awaited through READY=1.
+"""What the tier's system tests share (test_tier.py, test_relay.py, test_logins.py
+--through-relay): a checklist, raw line calls on a daemon's sockets, HOTP, a tier
+daemon on a PgCluster with its own state directory and database role, a CA made with
+openssl, and a relay; daemons are started and awaited through READY=1.
 """
 import base64, hashlib, hmac, json, os, shutil, signal, socket, struct, subprocess, time
 
 failures = []
+ENV = dict(os.environ, LC_ALL="C", LANG="C", LANGUAGE="")
 T0 = time.monotonic()
 
 
@@ -27,6 +29,13 @@ def call(path, obj, timeout=10):
         data += b
     s.close()
     return json.loads(data)
+
+
+def sh(*argv, check_=True):
+    r = subprocess.run(list(argv), capture_output=True, text=True, env=ENV)
+    if check_ and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip()}")
+    return r
 
 
 def hotp(secret, c):
@@ -132,3 +141,89 @@ def code_of(reply):
     return str(reply.get("error", "?"))
 
 
+
+
+class FleetCA:
+    """A CA and host certificates (CN = host name, SAN = its addresses), with openssl."""
+
+    def __init__(self, dir, name="fleet-ca"):
+        self.dir = dir
+        self.name = name
+        self.ca = os.path.join(dir, f"{name}.pem")
+        self.ca_key = os.path.join(dir, f"{name}.key")
+        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+           "-subj", f"/CN={name}", "-keyout", self.ca_key, "-out", self.ca,
+           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def issue(self, cn, addresses=()):
+        cert, key, csr, ext = (os.path.join(self.dir, f"{cn}.{x}") for x in ["pem", "key", "csr", "ext"])
+        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={cn}",
+           "-keyout", key, "-out", csr)
+        with open(ext, "w") as f:
+            f.write("subjectAltName=" + ",".join([f"DNS:{cn}"] + [f"IP:{a}" for a in addresses]) + "\n")
+            f.write("extendedKeyUsage=serverAuth,clientAuth\n")
+        sh("openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key, "-CAcreateserial", "-days", "2",
+           "-out", cert, "-extfile", ext)
+        os.chmod(key, 0o600)
+        return cert, key
+
+
+def tier_listener_toml(port, ca, cert, key, address="0.0.0.0"):
+    """The tier's [tier_listener] table (otpgated.toml(5))."""
+    return f"""[tier_listener]
+listen = ["{address}:{port}"]
+ca_file = "{ca}"
+certificate_file = "{cert}"
+key_file = "{key}"
+"""
+
+
+class Relay(Otpgated):
+    """otpgated in mode relay with its own state directory (`bin` the directory of
+    otpgated); in network namespace `netns` if given (`ip netns exec` execs it: same
+    pid). `on_start(relay)` runs once the process exists, before it is awaited (to
+    register its stop)."""
+
+    def __init__(self, name, work, endpoints, cert, key, ca, bin=".build/debug", netns=None, deadline_ms=2500,
+                 self_service_deadline_ms=6000, on_start=None):
+        self.name = self.role = name
+        self.dir = os.path.join(work, name)
+        os.mkdir(self.dir, 0o755)
+        self.state = os.path.join(self.dir, "s")
+        self.config = os.path.join(self.dir, "otpgated.toml")
+        with open(self.config, "w") as f:
+            f.write(f"""mode = "relay"
+[relay]
+endpoints = [{", ".join(f'"{e}"' for e in endpoints)}]
+ca_file = "{ca}"
+certificate_file = "{cert}"
+key_file = "{key}"
+deadline = {deadline_ms}
+self_service_deadline = {self_service_deadline_ms}
+connections_per_endpoint = 2
+""")
+        self.socket = os.path.join(self.state, "otpgated.sock")
+        self.admin = os.path.join(self.state, "otpgated-admin.sock")
+        self.err = open(os.path.join(self.dir, "stderr"), "w")
+        self.process = subprocess.Popen(
+            (["ip", "netns", "exec", netns] if netns else [])
+            + [os.path.join(bin, "otpgated"), "--state-dir", self.state, "--config", self.config],
+            stderr=self.err, stdout=subprocess.DEVNULL, env=self.notify_env())
+        if on_start:
+            on_start(self)
+        self.wait_ready()
+
+    def verify(self, user, code):
+        return call(self.socket, {"v": 1, "op": "verify", "user": user, "code": code, "service": "sshd", "rhost": "10.0.0.1"})
+
+    def health(self):
+        return call(self.socket, {"v": 1, "op": "health"})
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
