@@ -526,6 +526,11 @@ def test_audit_relay(pg):
     check(dump(pg) == before, "... and changes nothing (the code of counter 2 is still unused)")
     expect_error(pg, "INSERT INTO otpgate.audit_events (event) VALUES ('test.relay')", "node_a", "42501",
                  "a node inserting an audit row directly")
+    # v004 also takes a one-word event (the daemon's refusals are audited as forbidden).
+    pg.psql("SELECT otpgate.audit_append('forbidden', 'alice', 1000, NULL, NULL, 'status on the public socket', 'relay-a')",
+            role="node_a")
+    check(pg.psql("SELECT relay FROM otpgate.audit_events WHERE event = 'forbidden'", role=o) == ["relay-a"],
+          "a one-word event (forbidden) is audited, with its relay")
     pg.psql(f"SELECT otpgate.audit_append('test.relay', 'alice', 0, NULL, NULL, 'longest', {q('r' * 253)})", role="node_a")
     check(pg.psql("SELECT length(relay) FROM otpgate.audit_events WHERE detail = 'longest'", role=o) == ["253"],
           "control: a 253-byte host name is taken")
@@ -620,7 +625,7 @@ def bad_argument_table(user, tok, enr, code_id, step):
                                    {0: USERS_BAD, 1: ["NULL", "''", q("k" * 65), CTRL],
                                     2: ["NULL", hexlit(os.urandom(15)), hexlit(os.urandom(17))], 3: ["NULL"] + hashes_bad, 4: UID_BAD}),
         "audit_append": (node, ["'test.bad'", u, "0", "'sshd'", "'h1'", "'d'"],
-                         {0: ["NULL", "''", "'nodots'", "'Upper.case'", "'a.'", "'.a'", q("a." + "b" * 63)], 1: ["''", LONG_USER, CTRL],
+                         {0: ["NULL", "''", "'Upper.case'", "'a.'", "'.a'", "'a..b'", "'9a'", "'forbidden '", q("a." + "b" * 63)], 1: ["''", LONG_USER, CTRL],
                           2: UID_BAD, 3: SERVICE_BAD, 4: RHOST_BAD, 5: DETAIL_BAD}),
         "key_check_init": (node, [S, "0"], {0: bad_secrets(), 1: UID_BAD}),
         "node_report_keys": (node, [f"ARRAY['{KEY}']"],

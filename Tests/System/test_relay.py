@@ -46,7 +46,7 @@ Until this build's otpgated has the tier listener, the test says SKIP for the pa
 that need it and runs the rest (a relay with no tier: unavailable within the
 deadline, health, admin refusals, no key of the fleet in its state directory).
 """
-import base64, concurrent.futures, json, os, shutil, signal, socket, ssl, subprocess, sys, tempfile, time
+import base64, concurrent.futures, json, os, pwd, shutil, signal, socket, ssl, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgfixture import PgCluster  # noqa: E402
@@ -387,6 +387,18 @@ def audit_names_the_relay(a, b, tier, user, next_code, ca, certs, address):
     for service, (relay, outcome) in marks.items():
         check(outcome == "ok" and seen.get(service) == (relay, "verify.ok"),
               f"{service}: answered {outcome}, audited on the tier as {seen.get(service)}, expected ({relay}, verify.ok)")
+    # A refusal through relay A: the user asks about another user (the tier's rule for
+    # an unprivileged caller), audited as forbidden with relay A's name (schema v004
+    # takes the one-word event; before, a tier only logged it).
+    other = f"{user}-other"
+    reply = call_as(user, a.socket, {"v": 1, "op": "status", "user": other})
+    try:
+        refused = [(r["event"], r.get("relay"), r.get("peer_uid")) for r in audit_rows(tier, other)]
+    except RuntimeError as e:  # no row at all: the CLI says the user is unknown
+        refused = [str(e)]
+    check(reply.get("error") == "forbidden" and refused[-1:] == [("forbidden", "relay-a", pwd.getpwnam(user).pw_uid)],
+          f"a request the tier refuses through relay A is audited as forbidden, naming relay-a and the caller's uid: "
+          f"{reply.get('error')}, {refused}")
     enrolment = [r.get("relay") for r in rows if r["event"].startswith("enroll.")]
     check(enrolment and set(enrolment) == {"relay-a"}, f"the enrolment through relay A is audited as relay-a: {enrolment}")
     r = subprocess.run([os.path.join(BIN, "otpgate"), "admin", "audit", "--user", user, "--limit", "10000",
