@@ -50,6 +50,7 @@ test: test-deps
 	python3 Tests/System/test_relay.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)" pam/build/pam_otpgate.so
 	scripts/test-clone-path.sh
 	python3 Tests/System/test_logins.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated" pam/build/pam_otpgate.so
+	python3 Tests/System/test_logins.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated" pam/build/pam_otpgate.so --through-relay
 	python3 Tests/System/test_import.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
 	python3 Tests/System/test_parity.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated" pam/build
 	python3 Tests/System/test_memory_secrets.py "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/otpgated"

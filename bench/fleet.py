@@ -26,7 +26,7 @@ shown to be the same SQL. The machine's load is printed first: compare only with
 the run. Relays run in this network namespace and reach the tier's TLS listener on
 loopback (Tests/System/test_relay.py puts them in namespaces of their own).
 """
-import argparse, json, math, os, shutil, signal, subprocess, sys, tempfile, time
+import argparse, json, math, os, shutil, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)

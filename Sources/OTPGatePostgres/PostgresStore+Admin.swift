@@ -27,13 +27,14 @@ extension PostgresStore {
     public func appendAudit(_ event: AuditEvent) throws(StoreError) -> Int64 {
         let rows = try run("audit_append", [
             .text(event.event), Self.text(event.user), Self.peer(event), Self.text(event.service), Self.text(event.rhost),
-            Self.text(event.detail),
+            Self.text(event.detail), Self.relay(event),
         ])
         return try Self.decode(try Self.one(rows, "audit_append"), 0)
     }
 
     /// The events, oldest first. The role that wrote each row (its host) is in the
-    /// database (`audit_query`'s `host`), but not yet in the protocol's audit event.
+    /// database (`audit_query`'s `host`), but not yet in the protocol's audit event;
+    /// the relay a request came through is (`relay`, schema v004).
     public func auditEvents(user: String?, since: Int64?, limit: Int) throws(StoreError) -> [AuditEvent] {
         let rows = try run("audit_query", [Self.text(user), since.map { .int64($0) } ?? .null, .int32(Int32(clamping: limit))])
         return try rows.map { row throws(StoreError) in
@@ -41,6 +42,7 @@ extension PostgresStore {
                 time: try Self.decode(row, 1), event: try Self.decode(row, 3), user: try Self.decode(row, 4), peerUID: try Self.decode(row, 5),
                 service: try Self.decode(row, 6), rhost: try Self.decode(row, 7), detail: try Self.decode(row, 8))
             e.id = try Self.decode(row, 0)
+            e.relay = try Self.decode(row, 9)
             return e
         }
     }

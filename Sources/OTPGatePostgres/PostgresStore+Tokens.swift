@@ -14,7 +14,7 @@ extension PostgresStore {
     }
 
     public func removeToken(user: String, tokenID: String, audit: AuditEvent?) throws(StoreError) -> Int {
-        let rows = try run("token_remove", [.text(user), .text(tokenID), Self.peer(audit)])
+        let rows = try run("token_remove", [.text(user), .text(tokenID), Self.peer(audit), Self.relay(audit)])
         return Int(try Self.decode(try Self.one(rows, "token_remove"), 0) as Int32)
     }
 
@@ -24,7 +24,7 @@ extension PostgresStore {
         let row = try Self.one(
             try run("resync_token", [
                 .text(user), .text(tokenID), .int64(Int64(clamping: watermark)), .int32(Int32(clamping: skew)),
-                .int32(Int32(clamping: drift)), Self.peer(audit),
+                .int32(Int32(clamping: drift)), Self.peer(audit), Self.relay(audit),
             ]), "resync_token")
         switch try Self.decode(row, 0) as String {
         case "accepted": return .accepted
@@ -45,7 +45,7 @@ extension PostgresStore {
 
     public func replaceRecoveryCodes(user: String, batch: RecoveryCodeBatch, now: Int64, audit: AuditEvent?) throws(StoreError) {
         _ = try run("recovery_codes_replace", [
-            .text(user), .text(batch.kdf), .bytea(batch.salt), .text(PostgresStoreStatements.byteaArray(batch.hashes)), Self.peer(audit),
+            .text(user), .text(batch.kdf), .bytea(batch.salt), .text(PostgresStoreStatements.byteaArray(batch.hashes)), Self.peer(audit), Self.relay(audit),
         ])
     }
 
@@ -105,7 +105,7 @@ extension PostgresStore {
                 try run("enrollment_begin", [
                     .text(user), .text(id), .text(name), .text(parameters.kind.rawValue), .text(parameters.algorithm.rawValue),
                     .int32(Int32(parameters.digits)), .int32(Int32(clamping: parameters.period)), .int64(Int64(clamping: initialCounter)),
-                    .bytea(sealed), .int32(Int32(clamping: ttl)), Self.peer(audit),
+                    .bytea(sealed), .int32(Int32(clamping: ttl)), Self.peer(audit), Self.relay(audit),
                 ]), "enrollment_begin")
         }
         return PendingEnrollment(
@@ -122,7 +122,7 @@ extension PostgresStore {
         let row = try Self.one(try run("enrollment_reserve", [.text(user), .text(id)]), "enrollment_reserve")
         func d<T: PostgresDecodable>(_ c: Int) throws(StoreError) -> T { try Self.decode(row, c) }
         if try d(5) as Bool? == true {
-            _ = try run("enrollment_cancel", [.text(user), .text(id), .text("enroll.outranked"), .null])
+            _ = try run("enrollment_cancel", [.text(user), .text(id), .text("enroll.outranked"), .null, .null])
             throw StoreError(.conflict, StoreError.outrankedMessage(user: user))
         }
         guard try d(1) as Bool? == true else {
@@ -167,13 +167,20 @@ extension PostgresStore {
         }
         guard let pending = held else { throw StoreError(.database, "enrolment \(id) was read but not held") }
         let tokenID = try StoreIdentifier.random(length: 16)
+        // The audit row is written by the database; only its relay is asked of the
+        // caller's event, which names the token before it exists.
+        let relay = Self.relay(audit?(
+            TokenInfo(
+                id: tokenID, user: user, name: pending.pending.name, parameters: pending.pending.parameters, watermark: counter,
+                drift: drift, createdAt: now, lastUsedAt: nil),
+            recoveryCodes != nil))
         let row = try sealing { ring throws(StoreError) in
             let sealed = try ring.seal(pending.pending.secret, for: .token(tokenID, user: user))
             return try Self.one(
                 try run("enrollment_confirm", [
                     .text(user), .text(id), .text(tokenID), .bytea(sealed), .int64(Int64(clamping: counter)), .int32(Int32(clamping: drift)),
                     Self.attempt(pending.reservation), Self.text(recoveryCodes?.kdf), recoveryCodes.map { .bytea($0.salt) } ?? .null,
-                    recoveryCodes.map { .text(PostgresStoreStatements.byteaArray($0.hashes)) } ?? .null, .null,
+                    recoveryCodes.map { .text(PostgresStoreStatements.byteaArray($0.hashes)) } ?? .null, .null, relay,
                 ]), "enrollment_confirm")
         }
         guard try Self.decode(row, 0) as String == "confirmed" else { throw StoreError(.conflict, StoreError.outrankedMessage(user: user)) }
@@ -184,7 +191,7 @@ extension PostgresStore {
     }
 
     public func cancelEnrollment(id: String, user: String, audit: AuditEvent?) throws(StoreError) -> Bool {
-        let rows = try run("enrollment_cancel", [.text(user), .text(id), .text(audit?.event ?? "enroll.cancel"), Self.peer(audit)])
+        let rows = try run("enrollment_cancel", [.text(user), .text(id), .text(audit?.event ?? "enroll.cancel"), Self.peer(audit), Self.relay(audit)])
         return try Self.decode(try Self.one(rows, "enrollment_cancel"), 0)
     }
 

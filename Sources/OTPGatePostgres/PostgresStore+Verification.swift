@@ -126,7 +126,7 @@ extension PostgresStore {
     ) throws(StoreError) -> AcceptResult {
         let rows = try run("accept_code", [
             .text(user), .text(tokenID), .int64(Int64(clamping: counter)), .int32(Int32(clamping: drift)), Self.attempt(reservation),
-            Self.text(audit?.service), Self.peer(audit), Self.text(rhost),
+            Self.text(audit?.service), Self.peer(audit), Self.text(rhost), Self.relay(audit),
         ])
         let outcome: String = try Self.decode(try Self.one(rows, "accept_code"), 0)
         switch outcome {
@@ -143,7 +143,7 @@ extension PostgresStore {
         let row = try Self.one(
             try run("record_failure", [
                 .text(user), Self.text(rhost), Self.attempt(reservation), .text(event), Self.text(audit?.service), Self.peer(audit),
-                Self.text(audit?.detail),
+                Self.text(audit?.detail), Self.relay(audit),
             ]), "record_failure")
         let lockedOut: Bool = try Self.decode(row, 2)
         let lockedUntil: Int64? = try Self.decode(row, 1)
@@ -156,7 +156,7 @@ extension PostgresStore {
     public func recordNotEnrolled(
         user: String, rhost: String?, now: Int64, audit: AuditEvent, reservation: AttemptReservation?
     ) throws(StoreError) {
-        _ = try run("record_not_enrolled", [.text(user), Self.text(rhost), Self.text(audit.service), Self.peer(audit)])
+        _ = try run("record_not_enrolled", [.text(user), Self.text(rhost), Self.text(audit.service), Self.peer(audit), Self.relay(audit)])
     }
 
     public func consumeRecoveryCode(
@@ -199,7 +199,7 @@ extension PostgresStore {
         let row = try Self.one(
             try run("consume_code", [
                 .text(user), .text(kind), .int64(id), Self.attempt(reservation), Self.text(audit?.service), Self.peer(audit),
-                Self.text(rhost),
+                Self.text(rhost), Self.relay(audit),
             ]), "consume_code")
         let outcome: String = try Self.decode(row, 0)
         switch outcome {

@@ -176,6 +176,8 @@ public final class PostgresStore: StoreContract, TierKeyStore {
     static func text(_ s: String?) -> PostgresValue { s.map { .text($0) } ?? .null }
     static func int32(_ v: Int?) -> PostgresValue { v.map { .int32(Int32(clamping: $0)) } ?? .null }
     static func peer(_ audit: AuditEvent?) -> PostgresValue { audit?.peerUID.map { .int64($0) } ?? .null }
+    /// The relay a request came through (the node functions' `p_relay`, schema v004).
+    static func relay(_ audit: AuditEvent?) -> PostgresValue { text(audit?.relay) }
     static func attempt(_ r: AttemptReservation?) -> PostgresValue { r?.attempt.map { .int32(Int32(clamping: $0)) } ?? .null }
 
     static func limitState(lockedOut: Bool, lockedUntil: Int64?, now: Int64) -> LimitState {

@@ -11,11 +11,15 @@ public struct AdminAuditResult: ReplyResult, Hashable {
         public var service: String?
         public var rhost: String?
         public var detail: String?
+        /// The relay the request came through, as the tier read it from the relay's
+        /// TLS certificate (never from the request); absent for a local caller.
+        public var relay: String?
 
         public init(
             time: Timestamp, event: String, user: String? = nil, peerUID: Int64? = nil, service: String? = nil,
-            rhost: String? = nil, detail: String? = nil
+            rhost: String? = nil, detail: String? = nil, relay: String? = nil
         ) {
+            self.relay = relay
             self.time = time
             self.event = event
             self.user = user
@@ -26,7 +30,7 @@ public struct AdminAuditResult: ReplyResult, Hashable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case time, event, user, service, rhost, detail
+            case time, event, user, service, rhost, detail, relay
             case peerUID = "peer_uid"
         }
     }

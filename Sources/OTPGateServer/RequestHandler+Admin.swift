@@ -43,7 +43,7 @@ extension RequestHandler {
         let events = try store.auditEvents(user: r.user, since: r.since?.unixSeconds, limit: r.limit ?? 100).map { e in
             AdminAuditResult.Event(
                 time: Timestamp(unixSeconds: e.time), event: e.event, user: e.user, peerUID: e.peerUID,
-                service: e.service, rhost: e.rhost, detail: e.detail)
+                service: e.service, rhost: e.rhost, detail: e.detail, relay: e.relay)
         }
         return .success(id: id, result: AdminAuditResult(events: events))
     }

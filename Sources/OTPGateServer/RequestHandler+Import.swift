@@ -46,7 +46,7 @@ extension RequestHandler {
         let outcome = try store.importTokens(
             user: r.user, tokens: tokens, scratchCodes: batch, mode: mode, dryRun: r.dryRun, now: now
         ) { [details] name in
-            AuditEvent(time: now, event: "token.imported", user: user, peerUID: Int64(peer.uid), detail: details[name])
+            AuditEvent(time: now, event: "token.imported", user: user, peerUID: Int64(peer.uid), detail: details[name], relay: peer.host)
         }
         let result: AdminImportResult
         switch outcome {

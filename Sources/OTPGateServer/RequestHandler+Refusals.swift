@@ -17,7 +17,7 @@ extension RequestHandler {
                            "peer.uid": "\(peer.uid)", "peer.pid": "\(peer.pid)", "peer.socket": "\(peer.socket.rawValue)"])
             events.append(AuditEvent(
                 time: time, event: "forbidden", user: payload.user, peerUID: Int64(peer.uid),
-                detail: "\(payload.operation.rawValue) on the \(peer.socket.rawValue) socket"))
+                detail: "\(payload.operation.rawValue) on the \(peer.socket.rawValue) socket", relay: peer.host))
         }
         write(events)
     }

@@ -141,6 +141,8 @@ public final class RequestHandler: Sendable {
     }
 
     func audit(_ event: String, user: String?, peer: Peer, now: Int64, service: String? = nil, rhost: String? = nil, detail: String? = nil) -> AuditEvent {
-        AuditEvent(time: now, event: event, user: user, peerUID: Int64(peer.uid), service: service, rhost: rhost, detail: detail)
+        AuditEvent(
+            time: now, event: event, user: user, peerUID: Int64(peer.uid), service: service, rhost: rhost, detail: detail,
+            relay: peer.host)
     }
 }

@@ -14,12 +14,15 @@ extension OTPStore {
     @discardableResult
     static func insertAudit(_ db: Database, _ event: AuditEvent?) throws -> Int64 {
         guard let event else { return 0 }
+        if let relay = event.relay, !AuditEvent.isRelayName(relay) {
+            throw StoreError(.invalidInput, AuditEvent.relayNameRule)
+        }
         try db.cachedStatement(
             sql: """
-                INSERT INTO audit_events (time, event, user, peer_uid, service, rhost, detail)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO audit_events (time, event, user, peer_uid, service, rhost, detail, relay)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """
-        ).execute(arguments: [event.time, event.event, event.user, event.peerUID, event.service, event.rhost, event.detail])
+        ).execute(arguments: [event.time, event.event, event.user, event.peerUID, event.service, event.rhost, event.detail, event.relay])
         return db.lastInsertedRowID
     }
 
@@ -45,14 +48,14 @@ extension OTPStore {
                 db,
                 sql: """
                     SELECT * FROM (
-                      SELECT id, time, event, user, peer_uid, service, rhost, detail FROM audit_events
+                      SELECT id, time, event, user, peer_uid, service, rhost, detail, relay FROM audit_events
                       \(whereSQL) ORDER BY id DESC LIMIT ?
                     ) ORDER BY id ASC
                     """, arguments: arguments)
             return rows.map { row in
                 var e = AuditEvent(
                     time: row["time"], event: row["event"], user: row["user"], peerUID: row["peer_uid"],
-                    service: row["service"], rhost: row["rhost"], detail: row["detail"])
+                    service: row["service"], rhost: row["rhost"], detail: row["detail"], relay: row["relay"])
                 e.id = row["id"]
                 return e
             }

@@ -178,6 +178,14 @@ enum StoreMigrations {
                 ) STRICT;
                 """)
         }
+        m.registerMigration("v8: the relay a request came through, in the audit log") { db in
+            // As the PostgreSQL schema's v004: the name in the relay's TLS certificate
+            // (a host name), NULL for a caller on this host.
+            try db.execute(sql: """
+                ALTER TABLE audit_events ADD COLUMN relay TEXT
+                    CHECK (relay IS NULL OR (length(relay) BETWEEN 1 AND 253 AND relay NOT GLOB '*[^A-Za-z0-9._-]*'));
+                """)
+        }
         return m
     }
 }

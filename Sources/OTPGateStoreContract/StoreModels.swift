@@ -168,6 +168,16 @@ public struct UserSummary: Sendable, Hashable {
 
 /// One audit record. Never holds a code, secret, recovery code or URI.
 public struct AuditEvent: Sendable, Hashable {
+    /// What a relay name may be in either backend (the rule of a certificate's CN,
+    /// PeerIdentity.isHostName): letters, digits, '.', '-', '_', 1 to 253 bytes.
+    public static func isRelayName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        return (1...253).contains(bytes.count) && bytes.allSatisfy { b in
+            (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x2E || b == 0x2D || b == 0x5F
+        }
+    }
+    public static let relayNameRule = "a relay name is a host name: letters, digits, '.', '-' and '_', 1 to 253 bytes"
+
     public var id: Int64?
     public var time: Int64
     public var event: String
@@ -176,11 +186,15 @@ public struct AuditEvent: Sendable, Hashable {
     public var service: String?
     public var rhost: String?
     public var detail: String?
+    /// The relay the request came through: the name in its TLS certificate, as the
+    /// tier's link checked it (Peer.host); nil for a caller on the storing host.
+    public var relay: String?
 
     public init(
         time: Int64, event: String, user: String? = nil, peerUID: Int64? = nil, service: String? = nil,
-        rhost: String? = nil, detail: String? = nil
+        rhost: String? = nil, detail: String? = nil, relay: String? = nil
     ) {
+        self.relay = relay
         self.time = time
         self.event = event
         self.user = user

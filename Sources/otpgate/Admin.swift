@@ -153,11 +153,14 @@ func requireKnownUser(_ user: String, client: OTPGateClient) async throws {
     try requireKnownUser(user, status: status, events: audit.events)
 }
 
+/// The RELAY column (the relay a request came through, on a tier node) is shown
+/// only when some event has one, so a single host's table stays as it was.
 func printEvents(_ events: [AdminAuditResult.Event]) {
+    let relays = events.contains { $0.relay != nil }
     Output.table(
-        ["TIME", "EVENT", "USER", "UID", "SERVICE", "RHOST", "DETAIL"],
+        ["TIME", "EVENT", "USER", "UID", "SERVICE", "RHOST"] + (relays ? ["RELAY"] : []) + ["DETAIL"],
         events.map { e in
-            [e.time.rfc3339, e.event, e.user ?? "-", e.peerUID.map(String.init) ?? "-", e.service ?? "-", e.rhost ?? "-",
-             e.detail ?? ""]
+            [e.time.rfc3339, e.event, e.user ?? "-", e.peerUID.map(String.init) ?? "-", e.service ?? "-", e.rhost ?? "-"]
+                + (relays ? [e.relay ?? "-"] : []) + [e.detail ?? ""]
         })
 }

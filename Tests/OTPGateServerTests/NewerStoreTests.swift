@@ -57,7 +57,7 @@ struct NewerStoreTests {
         #expect(message.contains("'\(Self.future)'"), "names the unknown migration: \(message)")
         #expect(message.contains("written by a newer otpgate"), "\(message)")
         #expect(message.contains(path), "\(message)")
-        #expect(message.contains("'v7: timing decoy'"), "says how far this version knows: \(message)")
+        #expect(message.contains("'v8: the relay a request came through, in the audit log'"), "says how far this version knows: \(message)")
         #expect(try Self.contents(path) == before, "the refused store is unchanged")
         // And it stays refused: nothing was half-applied by the first try.
         #expect(throws: StoreError.self) { try Self.open(path, key: key, keySource: dir.file("master.key")) }

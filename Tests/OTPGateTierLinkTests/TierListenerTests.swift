@@ -40,6 +40,12 @@ struct TierListenerTests {
         let verifies = events.filter { $0.event.hasPrefix("verify.") }
         #expect(verifies.count >= 2, "\(events)")
         for event in verifies { #expect(event.rhost == "relay:relay-a.test/", "\(event)") }
+        // Every row of the relayed requests (the enrolment's too) names the relay in
+        // its own column, from the certificate, not the 'host' member.
+        #expect(events.map(\.relay) == Array(repeating: "relay-a.test", count: events.count), "\(events)")
+        // Control: a row a local caller of the tier writes names no relay.
+        _ = try tier.store.appendAudit(AuditEvent(time: 0, event: "test.local", user: "alice", peerUID: 0))
+        #expect(try tier.store.auditEvents(user: "alice", since: nil, limit: 100).last?.relay == nil)
         // A request with a 'host' member of its own: v1 ignores members it does not
         // know; it is served, and the host stays the certificate's.
         let forged = try await relay.call(envelope(#"{"v":1,"op":"status","user":"alice","host":"tier.test"}"#))

@@ -2,7 +2,15 @@
 """System tests: the real otpgated and pam_otpgate.so behind pamtester, sshd and sudo.
 
 Run as root (users, /etc/pam.d, /etc/sudoers.d, a daemon owned by root):
-    python3 Tests/System/test_logins.py OTPGATED_BINARY PAM_MODULE
+    python3 Tests/System/test_logins.py OTPGATED_BINARY PAM_MODULE [--through-relay]
+
+--through-relay runs the same login scenarios (pamtester's logins, sshd, sudo) with
+pam_otpgate pointed at a relay instead: a throwaway PostgreSQL (pgfixture), one tier
+node with a TLS listener on 127.0.0.1 and one relay (tierfixture), certificates from
+a CA made here; OTPGATED_BINARY must be built with --traits Fleet. The module line is
+the same, socket= the relay's. The scenarios that are about the local daemon itself
+(its limiter config, frozen, stopped, killed; the ssh recipe's doctor) run only
+without it: test_relay.py covers a relay whose tier is frozen, cut off or killed.
 
 Installs the Debian packages it needs if they are missing. Everything it creates
 (users, pam.d and sudoers.d files, processes, temporary directories) carries a random
@@ -213,6 +221,65 @@ class Daemon:
             return ""
 
 
+class RelayedDaemon(Daemon):
+    """A tier node and a relay in front of it (tierfixture), as the scenarios see a
+    daemon: `socket` is the relay's (where pam_otpgate asks); enrolment and the audit
+    log are the tier node's (its admin socket). The tier keys a relayed row's rhost as
+    relay:CN/rhost; `audit` gives back the rhost the module sent, but only for rows
+    whose relay column names this relay's CN, so the scenarios' checks run unchanged
+    and also check that the tier named the relay."""
+
+    RELAY = "relay-logins"
+
+    def __init__(self, binary, root):
+        import pgfixture
+        import tierfixture
+        self.name = "relay"
+        bindir = os.path.dirname(binary)
+        self.pg = pgfixture.PgCluster()
+        cleanup.add("stop PostgreSQL", self.pg.cleanup)
+        self.pg.start()
+        self.pg.bootstrap()
+        self.pg.create_node_role("tier_logins")
+        # The node also administers: enrolment and admin.audit on its admin socket.
+        self.pg.psql("GRANT otpgate_admin TO tier_logins", database="postgres")
+        ca = tierfixture.FleetCA(root)
+        cert, key = ca.issue("tier-logins", ["127.0.0.1"])
+        port = free_port()
+        self.tier = tierfixture.Daemon(self.pg, "tier_logins", root, bin=bindir,
+                                       extra=tierfixture.tier_listener_toml(port, ca.ca, cert, key, address="127.0.0.1"))
+        cleanup.add("stop the tier node", self.tier.stop)
+        cert, key = ca.issue(self.RELAY)
+        self.relay = tierfixture.Relay(self.RELAY, root, [f"127.0.0.1:{port}"], cert, key, ca.ca, bin=bindir,
+                                       started=lambda r: cleanup.add("stop the relay", r.stop))
+        self.socket = self.relay.socket
+        self.admin_socket = self.tier.admin
+
+    def audit(self, user):
+        prefix = f"relay:{self.RELAY}/"
+        events = super().audit(user)
+        for e in events:
+            if e.get("relay") == self.RELAY and e.get("rhost", "").startswith(prefix):
+                e["rhost"] = e["rhost"][len(prefix):]
+                if not e["rhost"]:
+                    del e["rhost"]
+        return events
+
+    def stop(self):
+        self.relay.stop()
+        return 0
+
+    def log_tail(self, n=15):
+        out = []
+        for what, path in (("relay", self.relay.err.name), ("tier node", self.tier.err.name)):
+            try:
+                with open(path) as f:
+                    out.append(f"[{what}]\n" + "".join(f.readlines()[-n:]))
+            except OSError:
+                pass
+        return "".join(out)
+
+
 # -------------------------------------------------------------------- codes ---
 
 
@@ -305,14 +372,16 @@ def expect_pam(service, user, answer, what, ok, error=None, fast=None):
 
 
 def test_pamtester(binary, module, root, main, daemons):
-    limited = Daemon(binary, root, "limited", "[limiter]\nfree_per_user = 2\nbase_delay = 60\n")
-    daemons.append(limited)
+    test_pamtester_logins(module, main)
+    test_pamtester_daemon_faults(binary, module, root, daemons)
 
+
+def test_pamtester_logins(module, main):
+    """Logins through pamtester against `main` (a daemon, or a relay before a tier)."""
     plain = pam_service(f"{PREFIX}-pt", module_line(module, main))
     permit = "auth required pam_permit.so\n"
     with_nullok = pam_service(f"{PREFIX}-nullok", module_line(module, main, "nullok") + permit)
     without_nullok = pam_service(f"{PREFIX}-nonull", module_line(module, main) + permit)
-    on_limited = pam_service(f"{PREFIX}-lim", module_line(module, limited))
 
     # These users exist only in the daemon: pamtester and the module do not look
     # them up in the system user database.
@@ -333,6 +402,13 @@ def test_pamtester(binary, module, root, main, daemons):
     expect_pam(with_nullok, unenrolled, "000000", "pamtester: nullok lets an unenrolled user through (PAM_IGNORE)", True)
     expect_pam(without_nullok, unenrolled, "000000",
                "pamtester: without nullok the same unenrolled user is refused (PAM_AUTH_ERR)", False, PAM_AUTH_ERR)
+
+
+def test_pamtester_daemon_faults(binary, module, root, daemons):
+    """The local daemon's own limiter config, and the daemon frozen, stopped, killed."""
+    limited = Daemon(binary, root, "limited", "[limiter]\nfree_per_user = 2\nbase_delay = 60\n")
+    daemons.append(limited)
+    on_limited = pam_service(f"{PREFIX}-lim", module_line(module, limited))
 
     # Rate limit: two free failures, then 60 s to wait; even a good code is refused.
     user = f"otpgst-{RUN}-rl"
@@ -628,11 +704,14 @@ def test_sudo(module, main, root):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: test_logins.py OTPGATED_BINARY PAM_MODULE")
+    args = sys.argv[1:]
+    through_relay = "--through-relay" in args
+    args = [a for a in args if a != "--through-relay"]
+    if len(args) != 2:
+        sys.exit("usage: test_logins.py OTPGATED_BINARY PAM_MODULE [--through-relay]")
     if os.geteuid() != 0:
         sys.exit("test_logins.py must run as root: it adds users, pam.d and sudoers.d files")
-    binary, module = (os.path.abspath(a) for a in sys.argv[1:])
+    binary, module = (os.path.abspath(a) for a in args)
     for path in (binary, module):
         if not os.path.isfile(path):
             sys.exit(f"{path}: not a file")
@@ -653,18 +732,28 @@ def main():
         # module is loaded from a copy here.
         shutil.copy2(module, os.path.join(root, "pam_otpgate.so"))
         module = os.path.join(root, "pam_otpgate.so")
+        started_what = ("a tier node and a relay start, the relay answers health" if through_relay
+                        else "otpgated starts as root and answers health")
         try:
-            main_daemon = Daemon(binary, root, "main", "# the defaults\n")
+            main_daemon = RelayedDaemon(binary, root) if through_relay else Daemon(binary, root, "main", "# the defaults\n")
             daemons.append(main_daemon)
-            check(True, "otpgated starts as root and answers health")
+            if through_relay:
+                health = rpc(main_daemon.socket, {"v": 1, "op": "health"})
+                check(health.get("mode") == "relay" and health.get("store") == "ok", started_what, str(health))
+            else:
+                check(True, started_what)
         except Exception as e:
-            check(False, "otpgated starts as root and answers health", str(e))
+            check(False, started_what, str(e))
             main_daemon = None
         if main_daemon is not None:
-            for name, test in [("pamtester", lambda: test_pamtester(binary, module, root, main_daemon, daemons)),
-                               ("sshd", lambda: test_sshd(module, main_daemon, root, pexpect)),
-                               ("ssh recipe", lambda: test_ssh_recipe(binary, module, main_daemon, root, pexpect)),
-                               ("sudo", lambda: test_sudo(module, main_daemon, root))]:
+            scenarios = [("pamtester", lambda: test_pamtester_logins(module, main_daemon)),
+                         ("sshd", lambda: test_sshd(module, main_daemon, root, pexpect)),
+                         ("sudo", lambda: test_sudo(module, main_daemon, root))] if through_relay else [
+                ("pamtester", lambda: test_pamtester(binary, module, root, main_daemon, daemons)),
+                ("sshd", lambda: test_sshd(module, main_daemon, root, pexpect)),
+                ("ssh recipe", lambda: test_ssh_recipe(binary, module, main_daemon, root, pexpect)),
+                ("sudo", lambda: test_sudo(module, main_daemon, root))]
+            for name, test in scenarios:
                 try:
                     test()
                 except Exception as e:

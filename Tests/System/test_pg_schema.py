@@ -475,6 +475,67 @@ def test_audit_host(pg):
     expect_error(pg, "SET ROLE node_b", "node_a", "42501", "a node taking another node's role")
 
 
+def test_audit_relay(pg):
+    """v004: the relay a node names (p_relay, from the TLS peer certificate) is in
+    the row its function audits; the trigger takes it from the overload's setting,
+    never from the INSERT; the setting ends with the call; a bad name is refused and
+    writes nothing; the v002 signatures audit no relay."""
+    o = "otpgate_owner"
+    script = "\n".join([
+        "SELECT otpgate.audit_append('test.relay', 'alice', 0, NULL, NULL, 'via a', 'relay-a.example');",
+        "SELECT otpgate.audit_append('test.relay', 'alice', 0, NULL, NULL, 'local', NULL);",
+        "SELECT otpgate.audit_append('test.relay', 'alice', 0, NULL, NULL, 'old signature');",
+        # A session that set the name itself: the overload's NULL still wins.
+        "SET otpgate.relay = 'relay-forged';",
+        "SELECT otpgate.audit_append('test.relay', 'alice', 0, NULL, NULL, 'null over a session value', NULL);",
+        "RESET otpgate.relay;",
+        # In one transaction, after an overload named relay-b: an old-signature call
+        # in the same transaction sees no relay (the overload emptied it).
+        "BEGIN;",
+        "SELECT otpgate.audit_append('test.relay', 'alice', 0, NULL, NULL, 'in a transaction', 'relay-b');",
+        "SELECT otpgate.audit_append('test.relay', 'alice', 0, NULL, NULL, 'after it, old signature');",
+        "COMMIT;",
+    ]) + "\n"
+    pg.psql(None, role="node_a", stdin=script)
+    pg.psql("INSERT INTO otpgate.audit_events (event, host, detail, relay) VALUES ('test.relay', 'x', 'insert says', 'relay-x')",
+            role=o)
+    rows = pg.psql("SELECT detail, coalesce(relay, '-'), host FROM otpgate.audit_events WHERE event = 'test.relay' ORDER BY id",
+                   role=o)
+    check(rows == ["via a|relay-a.example|node_a", "local|-|node_a", "old signature|-|node_a",
+                   "null over a session value|-|node_a", "in a transaction|relay-b|node_a",
+                   "after it, old signature|-|node_a", "insert says|-|otpgate_owner"],
+          f"each row names the relay its call passed, none for NULL or the v002 signature, whatever a session or an "
+          f"INSERT says; host is the session's role ({rows})")
+    rows = pg.psql("SELECT relay, event, host FROM otpgate.audit_query('alice', NULL, 10000) WHERE relay IS NOT NULL", role="admin_a")
+    check(rows == ["relay-a.example|test.relay|node_a", "relay-b|test.relay|node_a"], f"audit_query returns the relay ({rows})")
+
+    # The verify path: accept_code's overload writes verify.ok with the relay.
+    pg.psql("SELECT * FROM otpgate.import_tokens('rory', 'add', " + import_json([token_json("phone")]) +
+            ", NULL, NULL, NULL, false, 0)", role="admin_a")
+    tok = pg.psql("SELECT token_id FROM otpgate.read_user('rory')", role="node_a")[0]
+    rows = pg.psql(f"SELECT otpgate.accept_code('rory', '{tok}', 1, 0, NULL, 'sshd', 0, NULL, 'relay-a')", role="node_b")
+    check(rows == ["accepted"], f"accept_code with a relay accepts ({rows})")
+    rows = pg.psql("SELECT event, relay, host FROM otpgate.audit_events WHERE user_name = 'rory' AND event = 'verify.ok'", role=o)
+    check(rows == ["verify.ok|relay-a|node_b"], f"... and its verify.ok names the relay and the node ({rows})")
+
+    before = dump(pg)
+    bad = ["''", "'relay a'", "E'relay\\nb'", "'relay/a'", "'r\u00e9lay'", q("r" * 254)]
+    codes = run_script(pg, "node_a", [f"SELECT otpgate.audit_append('test.relay', 'alice', 0, NULL, NULL, NULL, {b})" for b in bad]
+                       + [f"SELECT otpgate.accept_code('rory', '{tok}', 2, 0, NULL, 'sshd', 0, NULL, {bad[1]})"])
+    check(codes == ["OG001"] * (len(bad) + 1), f"a relay name that is not a host name is refused with OG001 ({codes})")
+    check(dump(pg) == before, "... and changes nothing (the code of counter 2 is still unused)")
+    expect_error(pg, "INSERT INTO otpgate.audit_events (event) VALUES ('test.relay')", "node_a", "42501",
+                 "a node inserting an audit row directly")
+    # v004 also takes a one-word event (the daemon's refusals are audited as forbidden).
+    pg.psql("SELECT otpgate.audit_append('forbidden', 'alice', 1000, NULL, NULL, 'status on the public socket', 'relay-a')",
+            role="node_a")
+    check(pg.psql("SELECT relay FROM otpgate.audit_events WHERE event = 'forbidden'", role=o) == ["relay-a"],
+          "a one-word event (forbidden) is audited, with its relay")
+    pg.psql(f"SELECT otpgate.audit_append('test.relay', 'alice', 0, NULL, NULL, 'longest', {q('r' * 253)})", role="node_a")
+    check(pg.psql("SELECT length(relay) FROM otpgate.audit_events WHERE detail = 'longest'", role=o) == ["253"],
+          "control: a 253-byte host name is taken")
+
+
 # -- bad arguments ------------------------------------------------------------------
 
 LONG_USER = q("u" * 257)
@@ -564,7 +625,7 @@ def bad_argument_table(user, tok, enr, code_id, step):
                                    {0: USERS_BAD, 1: ["NULL", "''", q("k" * 65), CTRL],
                                     2: ["NULL", hexlit(os.urandom(15)), hexlit(os.urandom(17))], 3: ["NULL"] + hashes_bad, 4: UID_BAD}),
         "audit_append": (node, ["'test.bad'", u, "0", "'sshd'", "'h1'", "'d'"],
-                         {0: ["NULL", "''", "'nodots'", "'Upper.case'", "'a.'", "'.a'", q("a." + "b" * 63)], 1: ["''", LONG_USER, CTRL],
+                         {0: ["NULL", "''", "'Upper.case'", "'a.'", "'.a'", "'a..b'", "'9a'", "'forbidden '", q("a." + "b" * 63)], 1: ["''", LONG_USER, CTRL],
                           2: UID_BAD, 3: SERVICE_BAD, 4: RHOST_BAD, 5: DETAIL_BAD}),
         "key_check_init": (node, [S, "0"], {0: bad_secrets(), 1: UID_BAD}),
         "node_report_keys": (node, [f"ARRAY['{KEY}']"],
@@ -612,7 +673,7 @@ def test_bad_arguments(pg):
     table = bad_argument_table(user, tok, enr, int(code_id), step)
 
     with_args = {name for name in NODE_FUNCTIONS | SHARED_FUNCTIONS | ADMIN_FUNCTIONS
-                 if pg.psql(f"SELECT pronargs > 0 FROM pg_proc WHERE proname = '{name}' AND pronamespace = 'otpgate'::regnamespace") == ["t"]}
+                 if pg.psql(f"SELECT bool_or(pronargs > 0) FROM pg_proc WHERE proname = '{name}' AND pronamespace = 'otpgate'::regnamespace") == ["t"]}
     check(with_args == set(table), f"every function with arguments has bad-argument cases (missing {with_args - set(table)})")
 
     total = 0
@@ -850,6 +911,7 @@ def main():
         test_privileges(pg)
         test_triggers(pg)
         test_audit_host(pg)
+        test_audit_relay(pg)
         test_bad_arguments(pg)
         test_accept_cas(pg)
         test_failures(pg)

@@ -29,6 +29,16 @@ Checks, each with what would make it fail or a control that must:
   relay in the same namespace with a trusted certificate logs in (control);
 - admin operations through a relay are refused, naming the tier (those on a local
   user are the relay's own store's);
+- the tier's audit log names the relay a request came through, from its certificate:
+  `otpgate admin audit` on a tier node shows relay-a for the rows of requests through
+  relay A and relay-b for those through B, and none for a local caller of the node
+  (control); an envelope sent by hand with relay A's certificate that claims to be
+  relay-b (in members "host" and "relay" of the envelope, its caller and its
+  request) is answered, and its row still names relay-a (control: the same line
+  with relay B's certificate is audited as relay-b, so the name follows the
+  certificate, and the forged members are in the bytes sent); an envelope whose
+  "relay" member is a name instead of the link version is refused (bad_request,
+  connection closed) and writes no row;
 - root, a local user, enrols and logs in on the relay's own store with no tier at
   all (control: a tier user's verify is unavailable then).
 
@@ -36,7 +46,7 @@ Until this build's otpgated has the tier listener, the test says SKIP for the pa
 that need it and runs the rest (a relay with no tier: unavailable within the
 deadline, health, admin refusals, no key of the fleet in its state directory).
 """
-import base64, concurrent.futures, os, shutil, subprocess, sys, tempfile, time
+import base64, concurrent.futures, json, os, pwd, shutil, socket, ssl, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgfixture import PgCluster  # noqa: E402
@@ -53,16 +63,8 @@ ENV = T.ENV
 NETS = {"relay-a": 1, "relay-b": 2}  # namespace -> x of 10.250.x.0/30
 
 
-def sh(*argv, check_=True):
-    r = subprocess.run(list(argv), capture_output=True, text=True, env=ENV)
-    if check_ and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip()}")
-    return r
-
-
-# The CA (tierfixture.FleetCA: a CA and host certificates made with openssl).
-FleetCA = tierfixture.FleetCA
-tier_listener_toml = tierfixture.tier_listener_toml
+sh = tierfixture.sh
+FleetCA, tier_listener_toml = tierfixture.FleetCA, tierfixture.tier_listener_toml
 
 
 # ---------------------------------------------------------- the namespaces ---
@@ -200,6 +202,8 @@ def run(pg, work):
     pg.bootstrap()
     for role in ["tier_a", "tier_b"]:
         pg.create_node_role(role)
+    # tier_b also administers: `otpgate admin audit` on its admin socket.
+    pg.psql("GRANT otpgate_admin TO tier_b", database="postgres")
     # Replays count as failures (as on one host): a limit that the replay check
     # cannot reach, as test_tier.py sets.
     pg.psql("SELECT otpgate.set_limiter_policy(1000, 1000, 1, 2, 100, 0)", role="otpgate_owner")
@@ -214,9 +218,9 @@ def run(pg, work):
                                          extra=tier_listener_toml(ports["tier-b"], ca.ca, cert, key))
     T.cleanup.add("stop tier-b", stop_quietly, tiers["tier-b"])
 
-    relays = {}
+    relays, relay_certs = {}, {}
     for name, ns in nets.items():
-        cert, key = ca.issue(name)
+        cert, key = relay_certs[name] = ca.issue(name)
         endpoints = [f"{ns.tier_address}:{ports['tier-a']}", f"{ns.tier_address}:{ports['tier-b']}"]
         relays[name] = Relay(name, ns, work, endpoints, cert, key, ca.ca)
     a, b = relays["relay-a"], relays["relay-b"]
@@ -235,6 +239,8 @@ def run(pg, work):
 
     logins(a, b, user, next_code)
     replays(a, b, user, next_code)
+    audit_names_the_relay(a, b, tiers["tier-b"], user, next_code, ca, relay_certs,
+                          (nets["relay-a"].tier_address, ports["tier-b"]))
     no_secret_on_relay(a, tiers["tier-a"], user, secret, secret_b32, recovery, key_file)
     link_cut(nets["relay-a"], a, b, user, next_code)
     admin_refused(a)
@@ -308,6 +314,97 @@ def link_cut(ns, a, b, user, next_code):
     finally:
         ns.heal()
     check(code_of(a.verify(user, next_code())) == "ok", "link healed: relay A logs in again, without a restart")
+
+
+def tls_exchange(address, cert, key, ca, lines):
+    """Speaks the relay link by hand: TLS 1.3 with `cert`, one line at a time; returns
+    each reply (None once the tier closed the connection)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(ca)
+    ctx.load_cert_chain(cert, key)
+    replies = []
+    with socket.create_connection(address, timeout=10) as raw, ctx.wrap_socket(raw, server_hostname=address[0]) as s:
+        f = s.makefile("rb")
+        for line in lines:
+            try:
+                s.sendall(line)
+                answer = f.readline()
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                answer = b""
+            replies.append(json.loads(answer) if answer else None)
+            if not answer:
+                break
+    return replies
+
+
+def audit_rows(tier, user):
+    """`otpgate admin audit --json` on a tier node's admin socket: the user's events."""
+    r = subprocess.run([os.path.join(BIN, "otpgate"), "admin", "audit", "--user", user, "--limit", "10000", "--json",
+                        "--socket", tier.admin], capture_output=True, text=True, env=ENV, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError(f"otpgate admin audit: {r.stderr.strip()}")
+    return json.loads(r.stdout)["events"]
+
+
+def audit_names_the_relay(a, b, tier, user, next_code, ca, certs, address):
+    marks = {}
+    for name, relay in (("relay-a", a), ("relay-b", b)):
+        service = f"via-{name}"
+        reply = call(relay.socket, {"v": 1, "op": "verify", "user": user, "code": next_code(), "service": service})
+        marks[service] = (name, code_of(reply))
+    reply = call(tier.socket, {"v": 1, "op": "verify", "user": user, "code": next_code(), "service": "on-the-node"})
+    marks["on-the-node"] = (None, code_of(reply))
+
+    def envelope(service, relay_member=1):
+        return (json.dumps({
+            "relay": relay_member, "host": "relay-b", "via": "relay-b",
+            "caller": {"uid": 0, "user": "root", "privileged": True, "host": "relay-b", "relay": "relay-b"},
+            "request": {"v": 1, "op": "verify", "user": user, "code": next_code(), "service": service,
+                        "host": "relay-b", "relay": "relay-b"}}) + "\n").encode()
+
+    forged = envelope("forged-by-a")
+    check(forged.count(b'"relay-b"') == 6, f"the forged line names relay-b in six members: {forged[:160]!r}...")
+    cert, key = certs["relay-a"]
+    reply, = tls_exchange(address, cert, key, ca.ca, [forged])
+    marks["forged-by-a"] = ("relay-a", code_of(reply or {}))
+    cert, key = certs["relay-b"]
+    reply, = tls_exchange(address, cert, key, ca.ca, [envelope("sent-by-b")])
+    marks["sent-by-b"] = ("relay-b", code_of(reply or {}))
+    before = len(audit_rows(tier, user))
+    cert, key = certs["relay-a"]
+    replies = tls_exchange(address, cert, key, ca.ca, [envelope("version-forged", relay_member="relay-b"), forged])
+    check(replies[0] and replies[0].get("error") == "bad_request" and "'relay': 1" in replies[0].get("message", "")
+          and replies[1:] in ([], [None]),
+          f"an envelope whose 'relay' member names a relay instead of the link version is refused, the connection "
+          f"closed: {replies}")
+
+    rows = audit_rows(tier, user)
+    check(len(rows) == before, f"... and it wrote no audit row ({len(rows) - before} new)")
+    seen = {r.get("service"): (r.get("relay"), r["event"]) for r in rows if r.get("service") in marks}
+    for service, (relay, outcome) in marks.items():
+        check(outcome == "ok" and seen.get(service) == (relay, "verify.ok"),
+              f"{service}: answered {outcome}, audited on the tier as {seen.get(service)}, expected ({relay}, verify.ok)")
+    # A refusal through relay A: the user asks about another user (the tier's rule for
+    # an unprivileged caller), audited as forbidden with relay A's name (schema v004
+    # takes the one-word event; before, a tier only logged it).
+    other = f"{user}-other"
+    reply = call_as(user, a.socket, {"v": 1, "op": "status", "user": other})
+    try:
+        refused = [(r["event"], r.get("relay"), r.get("peer_uid")) for r in audit_rows(tier, other)]
+    except RuntimeError as e:  # no row at all: the CLI says the user is unknown
+        refused = [str(e)]
+    check(reply.get("error") == "forbidden" and refused[-1:] == [("forbidden", "relay-a", pwd.getpwnam(user).pw_uid)],
+          f"a request the tier refuses through relay A is audited as forbidden, naming relay-a and the caller's uid: "
+          f"{reply.get('error')}, {refused}")
+    enrolment = [r.get("relay") for r in rows if r["event"].startswith("enroll.")]
+    check(enrolment and set(enrolment) == {"relay-a"}, f"the enrolment through relay A is audited as relay-a: {enrolment}")
+    r = subprocess.run([os.path.join(BIN, "otpgate"), "admin", "audit", "--user", user, "--limit", "10000",
+                        "--socket", tier.admin], capture_output=True, text=True, env=ENV, timeout=30)
+    header = r.stdout.split("\n")[0].split()
+    lines = [l for l in r.stdout.split("\n") if " via-relay-b " in l]
+    check(header[:7] == ["TIME", "EVENT", "USER", "UID", "SERVICE", "RHOST", "RELAY"] and len(lines) == 1
+          and lines[0].split()[6] == "relay-b", f"the table shows a RELAY column: {header}, {lines}")
 
 
 def admin_refused(a):

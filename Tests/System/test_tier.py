@@ -651,7 +651,7 @@ def standby_never_answers(pg, daemons):
 
 def migrate_store(pg, work):
     """The schema applied by `otpgated --migrate-store otpgate_owner` (the runner's
-    protocol, docs/POSTGRES.md): v001-v003 recorded by the files themselves as the
+    protocol, docs/POSTGRES.md): v001-v004 recorded by the files themselves as the
     owner; a second run changes nothing; a database that records a migration this
     build does not know is refused by the runner before any change, and a node
     refuses to start on it."""
@@ -703,11 +703,11 @@ def doctor_tier(pg, d, expect_policy_warning):
     levels = {f["what"].split(" (")[0][:40]: f["level"] for f in found}
     reach = [f for f in found if "answers the daemon" in f["what"]]
     writes = [f for f in found if f["what"].startswith("tier write checks")]
-    schema = [f for f in found if "schema v003" in f["what"]]
+    schema = [f for f in found if "schema v004" in f["what"]]
     policy = [f for f in found if "[limiter]" in f["what"]]
     check(reach and reach[0]["level"] == "ok" and writes and writes[0]["level"] == "ok" and "single node" in writes[0]["what"]
           and schema and schema[0]["level"] == "ok",
-          f"doctor on a tier node: the database answers, the write checks as the daemon sees them, schema v003: {levels}")
+          f"doctor on a tier node: the database answers, the write checks as the daemon sees them, schema v004: {levels}")
     want = "warn" if expect_policy_warning else "ok"
     check(policy and policy[0]["level"] == want,
           f"doctor: {'a warning when' if expect_policy_warning else 'no warning when'} the node's [limiter] "

@@ -1,11 +1,13 @@
 """What the tier's system tests and its benchmark share (test_tier.py, test_relay.py,
-bench/fleet.py): a checklist, raw line calls on a daemon's sockets, HOTP, a tier
-daemon on a PgCluster with its own state directory and database role, a relay, and a
-CA for the TLS between them; daemons are started and awaited through READY=1.
+test_logins.py --through-relay, bench/fleet.py): a checklist, raw line calls on a
+daemon's sockets, HOTP, a tier daemon on a PgCluster with its own state directory and
+database role, a relay, and a CA for the TLS between them (openssl); daemons are
+started and awaited through READY=1.
 """
 import base64, hashlib, hmac, json, os, shutil, signal, socket, struct, subprocess, time
 
 failures = []
+ENV = dict(os.environ, LC_ALL="C", LANG="C", LANGUAGE="")
 T0 = time.monotonic()
 
 
@@ -28,6 +30,13 @@ def call(path, obj, timeout=10):
         data += b
     s.close()
     return json.loads(data)
+
+
+def sh(*argv, check_=True):
+    r = subprocess.run(list(argv), capture_output=True, text=True, env=ENV)
+    if check_ and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip()}")
+    return r
 
 
 def hotp(secret, c):
@@ -163,10 +172,10 @@ class FleetCA:
             raise RuntimeError(f"openssl {' '.join(argv)}: {r.stderr.strip()}")
 
 
-def tier_listener_toml(port, ca, cert, key):
+def tier_listener_toml(port, ca, cert, key, address="0.0.0.0"):
     """The tier's [tier_listener] table (otpgated.toml(5))."""
     return f"""[tier_listener]
-listen = ["0.0.0.0:{port}"]
+listen = ["{address}:{port}"]
 ca_file = "{ca}"
 certificate_file = "{cert}"
 key_file = "{key}"
@@ -238,5 +247,3 @@ def code_of(reply):
     if reply.get("ok"):
         return "ok"
     return str(reply.get("error", "?"))
-
-
