@@ -18,14 +18,19 @@ struct PublicAcceptorTests {
         let running = try await InProcessDaemon.start(f)
         let registry = running.daemon.registry
 
-        let c = try await blocking { try LineSocket(path: f.config.socketPath) }
+        // Connected and sent at once, well within the acceptor's window.
+        let first = Request(id: "1", payload: .verify(VerifyRequest(user: "alice", code: token.code()))).line
         f.gate.arm()
-        try c.send(Request(id: "1", payload: .verify(VerifyRequest(user: "alice", code: token.code()))).line)
+        let c = try await blocking { () throws -> LineSocket in
+            let c = try LineSocket(path: f.config.socketPath)
+            try c.send(first)
+            return c
+        }
         #expect(try await blocking { f.gate.waitUntilHeld() }, "the first verify never reached the handler")
         #expect(registry.count == 0, "the first request went to the event loop")
         f.gate.release()
-        let first = try await blocking { try c.readReply() }
-        #expect(first.id == "1" && first.isSuccess, "\(first)")
+        let reply = try await blocking { try c.readReply() }
+        #expect(reply.id == "1" && reply.isSuccess, "\(reply)")
 
         // Control: the same connection's second request, on the event loop.
         f.clock.advance(seconds: 30)
