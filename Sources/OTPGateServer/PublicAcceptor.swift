@@ -21,8 +21,9 @@ import Synchronization
 ///   line over the limit, a line sent in pieces);
 /// - anything but a hang-up within `window` after the first reply (more requests, a
 ///   connection kept open).
-/// So no client holds an acceptor for longer than `window` plus its own request, and
-/// there are `threads` of them (`server.public_acceptors`). Bytes are only peeked
+/// So no client holds an acceptor for longer than `window` plus its own request, nor
+/// for any time at all while another connection waits to be accepted; and there are
+/// `threads` acceptors (`server.public_acceptors`). Bytes are only peeked
 /// until a whole line is there, so the event loop finds the stream as it came.
 final class PublicAcceptor: Sendable {
     /// How long a caller may take to send its first line, or to hang up after the
@@ -225,11 +226,14 @@ final class PublicAcceptor: Sendable {
         return recv(conn, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) == 0
     }
 
+    /// Whether `conn` has something to read within `window`. Not while another
+    /// connection waits to be accepted: then this one goes to the event loop at once,
+    /// so callers that say nothing never make a queue in front of a login.
     private func readable(_ conn: Int32) -> Bool {
-        var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
+        var p = [pollfd(fd: conn, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
         while true {
-            let n = poll(&p, 1, Self.window)
-            if n > 0 { return p.revents & Int16(POLLIN | POLLHUP) != 0 }
+            let n = poll(&p, 2, Self.window)
+            if n > 0 { return p[0].revents & Int16(POLLIN | POLLHUP) != 0 }
             if n == 0 || errno != EINTR { return false }
         }
     }
