@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include "otpgate_system.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/timex.h>
@@ -31,4 +33,14 @@ int otpgate_disable_core_dumps(void)
 int otpgate_set_thread_nice(int nice)
 {
     return setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
+}
+
+int otpgate_accept_cloexec(int fd)
+{
+    return accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+int otpgate_set_thread_name(const char *name)
+{
+    return pthread_setname_np(pthread_self(), name);
 }

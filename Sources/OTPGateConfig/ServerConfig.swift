@@ -59,6 +59,10 @@ public struct ServerConfig: Sendable, Equatable {
     /// OTPStore), so more threads make bigger batches and fewer fsyncs; scrypt stays
     /// capped at `RecoveryCodeHasher.maxConcurrentHashes` whatever this is.
     public var workerThreads = 64
+    /// Threads blocked in accept(2) on the public socket that serve a root caller's
+    /// first request themselves (a PAM login: one thread woken, not three); 0 leaves
+    /// the public socket to the event loop, as the admin socket always is.
+    public var publicAcceptors = 4
 
     // [store], [store.postgres]
     public var store = StoreSettings()
@@ -131,6 +135,7 @@ public struct ServerConfig: Sendable, Equatable {
         if let v = try r.integer("server.max_connections_per_uid", 1...100_000) { maxConnectionsPerUID = v }
         if let v = try r.integer("server.clock_check_interval", Int64(10)...86_400) { clockCheckInterval = v }
         if let v = try r.integer("server.worker_threads", 1...512) { workerThreads = v }
+        if let v = try r.integer("server.public_acceptors", 0...64) { publicAcceptors = v }
         if let v = try r.integer("server.reserved_connections", 0...100_000) {
             reservedConnections = v
         } else {

@@ -32,6 +32,8 @@ public final class Daemon: Service, Sendable {
     let onReady: @Sendable () -> Void
     let onStopping: @Sendable () -> Void
     private let serverChannels = Mutex<[any Channel]>([])
+    /// The public socket's blocking acceptors (`server.public_acceptors` > 0).
+    private let acceptors = Mutex<[PublicAcceptor]>([])
     /// Set once the listeners are bound and READY=1 is sent.
     private let serving = Atomic<Bool>(false)
 
@@ -77,10 +79,17 @@ public final class Daemon: Service, Sendable {
         guestPool.start()
         defer { guestPool.shutdownGracefully { _ in } }
         var listeners: [any Channel] = []
+        var started: [PublicAcceptor] = []
         for socket in sockets {
-            listeners.append(try await bind(socket))
+            if socket.kind == .public && config.publicAcceptors > 0 {
+                started.append(try acceptor(socket))
+            } else {
+                listeners.append(try await bind(socket))
+            }
         }
         serverChannels.withLock { $0 = listeners }
+        acceptors.withLock { $0 = started }
+        for acceptor in started { acceptor.start() }
         logger.notice(
             "otpgated ready",
             metadata: ["version": "\(RequestHandler.version)", "socket.public": "\(config.socketPath)",
@@ -92,6 +101,7 @@ public final class Daemon: Service, Sendable {
             // Until graceful shutdown closes the listeners and the last connection has
             // finished.
             for listener in listeners { try? await listener.closeFuture.get() }
+            for acceptor in started { try? await acceptor.finished.get() }
             try? await registry.drain(on: group.next()).get()
         } onGracefulShutdown: {
             self.stopAccepting()
@@ -111,6 +121,8 @@ public final class Daemon: Service, Sendable {
         onStopping()
         logger.notice("shutting down: no new connections", metadata: ["connections.open": "\(registry.count)"])
         for channel in serverChannels.withLock({ $0 }) { channel.close(promise: nil) }
+        // Before the files go: the acceptors are woken by connecting to them.
+        for acceptor in acceptors.withLock({ $0 }) { acceptor.stop() }
         // The files of the sockets it bound (NIO removes none it did not bind itself).
         for socket in sockets { socket.remove() }
         registry.drain(on: group.next())
@@ -118,11 +130,26 @@ public final class Daemon: Service, Sendable {
 
     static let backlog: Int32 = 512
 
-    private func bind(_ socket: ListenerSocket) async throws -> any Channel {
-        let idle = TimeAmount.seconds(config.idleTimeout)
-        let shared = ConnectionHandler.Context(
+    private func context(_ socket: ListenerSocket) -> ConnectionHandler.Context {
+        ConnectionHandler.Context(
             kind: socket.kind, handler: responder, registry: registry, privilegedPool: pool, guestPool: guestPool,
             budget: budget, refusalLog: refusalLog, config: config, daemonUID: daemonUID, logger: logger)
+    }
+
+    /// A connection's pipeline, on the listener's children and on connections the
+    /// public socket's acceptors hand over alike.
+    private static func configure(_ channel: any Channel, idle: TimeAmount, shared: ConnectionHandler.Context) -> EventLoopFuture<Void> {
+        channel.eventLoop.makeCompletedFuture {
+            let operations = channel.pipeline.syncOperations
+            try operations.addHandler(RequestDeadlineHandler(timeout: idle))
+            try operations.addHandler(ByteToMessageHandler(RequestLineDecoder()))
+            try operations.addHandler(ConnectionHandler(shared))
+        }
+    }
+
+    private func bind(_ socket: ListenerSocket) async throws -> any Channel {
+        let idle = TimeAmount.seconds(config.idleTimeout)
+        let shared = context(socket)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Self.backlog)
             // A client may send its requests and shut down its side (socat does):
@@ -134,25 +161,44 @@ public final class Daemon: Service, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 8 * 1024, high: 32 * 1024))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(RequestDeadlineHandler(timeout: idle))
-                    try operations.addHandler(ByteToMessageHandler(RequestLineDecoder()))
-                    try operations.addHandler(ConnectionHandler(shared))
-                }
-            }
+            .childChannelInitializer { Self.configure($0, idle: idle, shared: shared) }
         if let fd = socket.activatedFD {
             return try await bootstrap.withBoundSocket(fd).get()
         }
-        try socket.prepare()
-        // Bound with its mode from the start (ListenerSocket.bindListening), not under
-        // a process-wide umask. NIO listens again with its default backlog when it
-        // takes a bound socket, so the backlog is set once more after.
-        let fd = try socket.bindListening(backlog: Self.backlog)
+        let fd = try listeningDescriptor(socket)
         let listener = try await bootstrap.withBoundSocket(fd).get()
+        // NIO listens again with its default backlog when it takes a bound socket.
         _ = listen(fd, Self.backlog)
         return listener
+    }
+
+    /// The socket systemd passed, or one bound here with its mode from the start
+    /// (ListenerSocket.bindListening), not under a process-wide umask.
+    private func listeningDescriptor(_ socket: ListenerSocket) throws -> Int32 {
+        if let fd = socket.activatedFD { return fd }
+        try socket.prepare()
+        return try socket.bindListening(backlog: Self.backlog)
+    }
+
+    /// The public socket served by blocking acceptors (PublicAcceptor), which hand
+    /// every connection they do not finish themselves to the event loop, with the
+    /// same pipeline and options as a listener's children.
+    private func acceptor(_ socket: ListenerSocket) throws -> PublicAcceptor {
+        let idle = TimeAmount.seconds(config.idleTimeout)
+        let shared = context(socket)
+        let (group, logger) = (self.group, self.logger)
+        let fd = try listeningDescriptor(socket)
+        return PublicAcceptor(fd: fd, threads: config.publicAcceptors, shared: shared, eventLoop: group.next()) { conn in
+            ClientBootstrap(group: group)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelOption(.autoRead, value: false)
+                .channelOption(.maxMessagesPerRead, value: 1)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
+                .channelOption(.writeBufferWaterMark, value: .init(low: 8 * 1024, high: 32 * 1024))
+                .channelInitializer { Self.configure($0, idle: idle, shared: shared) }
+                .withConnectedSocket(conn)
+                .whenFailure { error in logger.error("could not hand a connection to the event loop", metadata: ["error": "\(error)"]) }
+        }
     }
 
     /// The housekeeping, as services to run beside the daemon (after it in the

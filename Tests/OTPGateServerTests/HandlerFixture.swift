@@ -226,8 +226,8 @@ extension Reply {
 /// Holds the next request that reaches the handler (its first clock read) until
 /// released, and says when one is held: a request in flight, for the tests of
 /// graceful shutdown. Only requests are held: they run on the daemon's NIO thread
-/// pools ("TP-#n" threads), while the housekeeping that also reads the clock runs in
-/// tasks.
+/// pools ("TP-#n" threads) or the public socket's acceptors ("otpgate-accept"), while
+/// the housekeeping that also reads the clock runs in tasks.
 final class RequestGate: Sendable {
     private let armed = Atomic<Bool>(false)
     private let entered = DispatchSemaphore(value: 0)
@@ -252,6 +252,7 @@ final class RequestGate: Sendable {
 
     static func onRequestThread() -> Bool {
         // The calling thread's name, as the kernel has it.
-        (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.hasPrefix("TP-#") ?? false
+        let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+        return name.hasPrefix("TP-#") || name.hasPrefix(PublicAcceptor.threadName)
     }
 }

@@ -15,7 +15,7 @@ struct ServerConfigTests {
         let parsed = try ServerConfig(parsing: text, name: path)
         #expect(parsed == ServerConfig())
         let file = try ConfigFile(parsing: text, name: path)
-        #expect(file.values.count == 44, "keys in the example: \(file.values.keys.sorted())")
+        #expect(file.values.count == 45, "keys in the example: \(file.values.keys.sorted())")
     }
 
     @Test func valuesAreRead() throws {

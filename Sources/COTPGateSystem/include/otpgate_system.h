@@ -19,5 +19,12 @@ int otpgate_disable_core_dumps(void);
    Returns 0, or -1 with errno set. */
 int otpgate_set_thread_nice(int nice);
 
+/* accept4(2) with SOCK_CLOEXEC (a _GNU_SOURCE call): a connection's descriptor is
+   never inherited by a child. Returns the descriptor, or -1 with errno set. */
+int otpgate_accept_cloexec(int fd);
+
+/* Names the calling thread (at most 15 bytes are kept), as ps -T and
+   /proc/PID/task/TID/comm show it. Returns 0 or an error number. */
+int otpgate_set_thread_name(const char *name);
 
 #endif
