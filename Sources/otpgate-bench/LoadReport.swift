@@ -57,15 +57,7 @@ struct LoadReport {
         var object: [String: Any] = [
             "label": label, "users": users, "kind": kind.rawValue, "connections": connections, "mix": mix.description,
             "throughput": r.throughput, "verifies": r.latency.count, "seconds": r.seconds,
-            "latency_ms": [
-                "p50": Double(r.latency.p50) / 1e6, "p90": Double(r.latency.p90) / 1e6, "p99": Double(r.latency.p99) / 1e6,
-                "p99.9": Double(r.latency.p999) / 1e6, "max": Double(r.latency.max) / 1e6, "mean": r.latency.mean / 1e6,
-            ],
-            "answers": [
-                "accepted": r.outcomes.accepted, "invalid": r.outcomes.invalid, "replayed": r.outcomes.replayed,
-                "rate_limited": r.outcomes.rateLimited, "other_errors": r.outcomes.otherErrors,
-                "unexpected": r.outcomes.unexpected, "skipped": r.skipped,
-            ],
+            "latency_ms": r.latencyJSON, "answers": r.answersJSON,
             "cpu_cores": ["daemon": r.daemonCPU, "bench": r.benchCPU],
             "ready_ms": readyMS,
             "rss_kib": [

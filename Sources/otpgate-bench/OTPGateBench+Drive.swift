@@ -24,20 +24,7 @@ extension OTPGateBench {
         @Option(help: "NAME=PID: report the cores used by PID and its descendants (repeatable; NAME may repeat: summed).")
         var cpu: [String] = []
 
-        @Option(help: "Concurrent connections (each has one request in flight).")
-        var connections = 64
-
-        @Option(help: "Measured seconds.")
-        var duration = 10.0
-
-        @Option(help: "Seconds of load before measuring starts.")
-        var warmup = 2.0
-
-        @Option(help: "Open loop: requests per second over all connections. Without it: closed loop.")
-        var rate: Double?
-
-        @Option(help: "Request mix, e.g. valid=90,wrong=5,replay=5.")
-        var mix = RequestMix(valid: 90, wrong: 5, replay: 5)
+        @OptionGroup var shape: LoadShapeOptions
 
         @Option(help: "A name for this scenario in the report.")
         var label = "drive"
@@ -46,7 +33,7 @@ extension OTPGateBench {
         var json = false
 
         func run() throws {
-            guard !socket.isEmpty, connections >= 1, duration > 0, warmup >= 0 else {
+            guard !socket.isEmpty, shape.connections >= 1, shape.duration > 0, shape.warmup >= 0 else {
                 throw ValidationError("give at least one --socket, --connections of at least 1 and a positive --duration")
             }
             var groups: [String: [Int32]] = [:]
@@ -61,12 +48,12 @@ extension OTPGateBench {
             defer { population.save() }
             let machine = MachineState.summary()
             let generator = LoadGenerator(
-                population: population, socketPaths: socket, connections: connections, mix: mix, rate: rate, warmup: warmup,
-                duration: duration)
+                population: population, socketPaths: socket, connections: shape.connections, mix: shape.mix, rate: shape.rate, warmup: shape.warmup,
+                duration: shape.duration)
             let result = try generator.run(cpu: groups.mapValues { pids in { pids.reduce(0) { $0 + ProcessTreeCPU.seconds(root: $1) } } })
             let report = DriveReport(
-                label: label, users: population.users, kind: population.kind, sockets: socket.count, connections: connections,
-                rate: rate, mix: mix, result: result, machine: machine)
+                label: label, users: population.users, kind: population.kind, sockets: socket.count, connections: shape.connections,
+                rate: shape.rate, mix: shape.mix, result: result, machine: machine)
             print(json ? report.json : report.text)
             if !result.errors.isEmpty || result.outcomes.unexpected > 0 { throw ExitCode(1) }
         }

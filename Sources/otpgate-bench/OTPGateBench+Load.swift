@@ -16,20 +16,7 @@ extension OTPGateBench {
 
         @OptionGroup var common: CommonOptions
 
-        @Option(help: "Concurrent connections (each has one request in flight).")
-        var connections = 64
-
-        @Option(help: "Measured seconds.")
-        var duration = 10.0
-
-        @Option(help: "Seconds of load before measuring starts.")
-        var warmup = 2.0
-
-        @Option(help: "Open loop: requests per second over all connections. Without it: closed loop.")
-        var rate: Double?
-
-        @Option(help: "Request mix, e.g. valid=90,wrong=5,replay=5.")
-        var mix = RequestMix(valid: 90, wrong: 5, replay: 5)
+        @OptionGroup var shape: LoadShapeOptions
 
         @Option(
             name: .customLong("fsync-pass"),
@@ -55,13 +42,13 @@ extension OTPGateBench {
             let say: (String) -> Void = { line in if !common.json { print(line) } }
             let env = try BenchEnvironment(common, say: say)
             defer { env.finish() }
-            guard connections >= 1, duration > 0, warmup >= 0, rounds >= 1 else {
+            guard shape.connections >= 1, shape.duration > 0, shape.warmup >= 0, rounds >= 1 else {
                 throw ValidationError("--connections and --rounds must be at least 1 and --duration positive")
             }
             if let floor, !FileManager.default.isExecutableFile(atPath: floor) {
                 throw BenchError("no floor server at \(floor); build it with make -C bench/floor")
             }
-            let name = label ?? ((health ? "health, " : "") + (rate.map { "open loop \(Int($0))/s" } ?? "closed loop"))
+            let name = label ?? ((health ? "health, " : "") + (shape.rate.map { "open loop \(Int($0))/s" } ?? "closed loop"))
             var failed = false
             var comparisons: [LoadComparison] = []
             for round in 0..<(floor == nil ? 1 : rounds) {
@@ -92,8 +79,8 @@ extension OTPGateBench {
             let ready = try daemon.waitUntilReady()
             let idle = daemon.memory()
             var generator = LoadGenerator(
-                population: env.population, socketPath: daemon.socketPath, connections: connections, mix: mix,
-                rate: rate, warmup: warmup, duration: duration)
+                population: env.population, socketPath: daemon.socketPath, connections: shape.connections, mix: shape.mix,
+                rate: shape.rate, warmup: shape.warmup, duration: shape.duration)
             generator.healthOnly = health
             let result = try generator.run(daemon: daemon)
             let loaded = daemon.memoryDetail()
@@ -115,7 +102,7 @@ extension OTPGateBench {
 
             let report = LoadReport(
                 label: label, users: env.population.users,
-                kind: env.population.kind, connections: connections, rate: rate, mix: mix,
+                kind: env.population.kind, connections: shape.connections, rate: shape.rate, mix: shape.mix,
                 workerThreads: common.workerThreads, enrolSeconds: env.enrolSeconds, readyMS: Monotonic.milliseconds(ready),
                 idleMemory: idle, loadedMemory: loaded, result: result, writes: writes, fsyncs: fsyncs, exitStatus: status, machine: machine)
             let ok = result.errors.isEmpty && result.outcomes.unexpected == 0 && status == 0
