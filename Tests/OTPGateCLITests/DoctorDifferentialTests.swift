@@ -44,9 +44,9 @@ import Testing
 
     @Test func doctorAgreesWithLibpam() async throws {
         try await PAMBuild.built.value
-        // One recovery code per enrolment: each is a slow KDF hash, and a test of PAM
-        // stacks needs none.
-        let daemon = try await DaemonProcess.started(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
+        // Tokens are imported, not enrolled: an enrolment's recovery codes cost a slow
+        // KDF hash, and a test of PAM stacks needs none.
+        let daemon = try await DaemonProcess.started(owner: DoctorTests.daemonOwner)
         let admin = OTPGateClient(socketPath: daemon.adminSocketPath, timeout: .seconds(60))
         let stacks = Self.stacks(count: 60, seed: 20_261_201)
         var safe = 0
@@ -78,7 +78,7 @@ import Testing
     /// Whether doctor called the stack safe (after checking it against libpam). No
     /// module here looks the user up, so `user` need not exist on the system.
     static func compare(_ text: String, user: String, daemon: DaemonProcess, admin: OTPGateClient, directory: String) async throws -> Bool {
-        let token = try await admin.enrol(user: user, kind: .hotp)
+        let token = try await admin.importHOTP(user: user)
         let confdir = directory + "/pam.d"
         try FileManager.default.createDirectory(atPath: confdir, withIntermediateDirectories: true)
         let stack = text.replacing("MODULE", with: PAMBuild.module).replacing("SOCKET", with: daemon.socketPath)

@@ -89,9 +89,9 @@ import Testing
         // One daemon; each row has its own user, token and confdir. Four rows at a
         // time: a row is mostly short programs (useradd, doctor, chpasswd, the PAM
         // driver, which sets PAM_FAIL_DELAY so no fail delay is slept) and fsyncs.
-        // One recovery code per enrolment: each is a slow KDF hash, and a test of PAM
-        // stacks needs none.
-        let daemon = try await DaemonProcess.started(config: "[policy]\nrecovery_codes = 1\n", owner: DoctorTests.daemonOwner)
+        // Tokens are imported, not enrolled: an enrolment's recovery codes cost a slow
+        // KDF hash, and a test of PAM stacks needs none.
+        let daemon = try await DaemonProcess.started(owner: DoctorTests.daemonOwner)
         let config = daemon.directory + "/doctor.toml"
         try """
             [paths]
@@ -123,7 +123,7 @@ import Testing
         defer { user.remove() }
         // Long waits: on a loaded machine an fsync can take seconds.
         let admin = OTPGateClient(socketPath: daemon.adminSocketPath, timeout: .seconds(60))
-        let token = try await admin.enrol(user: user.name, kind: .hotp)
+        let token = try await admin.importHOTP(user: user.name)
 
         let confdir = directory + "/pam.d"
         try FileManager.default.createDirectory(atPath: confdir, withIntermediateDirectories: true)
