@@ -15,7 +15,11 @@ struct TLSHandshake {
     }
 
     static func run(server: TLSConfiguration, client: TLSConfiguration, host: String = "127.0.0.1") async throws -> Outcome {
-        let group = MultiThreadedEventLoopGroup.singleton
+        // A group of its own: on NIO's shared singleton (two threads here) the
+        // handshake queued behind every other suite's connections (the tier listener's
+        // floods, the client's 64 calls) and, in loaded full runs, missed the 10 s below.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
         let serverContext = try NIOSSLContext(configuration: server)
         let clientContext = try NIOSSLContext(configuration: client)
         let serverSaw = group.next().makePromise(of: PeerIdentity.self)
