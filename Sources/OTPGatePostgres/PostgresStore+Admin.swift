@@ -81,7 +81,7 @@ extension PostgresStore {
         let old: MasterKey
         if state.current == newKey.id.description {
             guard let previous = state.previous else { return try sealedSecretsByKey()[state.current] ?? 0 }
-            guard let key = ring.ids.first(where: { $0.description == previous }).flatMap(ring.key) else {
+            guard let key = ring.key(named: previous) else {
                 throw StoreError(.keyMismatch, "the tier's rekey from key \(previous) to \(state.current) is under way, but this node does not hold key \(previous)")
             }
             old = key
@@ -90,7 +90,7 @@ extension PostgresStore {
                 throw StoreError(
                     .conflict, "a rekey of the tier from key \(state.previous ?? "") to \(state.current) is under way: finish that one first (it needs key \(state.current))")
             }
-            guard let key = ring.ids.first(where: { $0.description == state.current }).flatMap(ring.key) else {
+            guard let key = ring.key(named: state.current) else {
                 throw StoreError(.keyMismatch, "the tier uses key \(state.current), which this node does not hold")
             }
             old = key
@@ -150,9 +150,9 @@ extension PostgresStore {
         let state = try tierKeyState()
         let ring = currentKeyring()
         guard ring.current.id.description != state.current,
-            let key = ring.ids.first(where: { $0.description == state.current }).flatMap(ring.key)
+            let key = ring.key(named: state.current)
         else { return false }
-        keyring.withLock { $0 = Keyring(current: key, others: ring.ids.compactMap(ring.key)) }
+        keyring.withLock { $0 = Keyring(current: key, others: ring.all) }
         logger.notice("sealing under the tier's new key", metadata: ["key.current": "\(key.id)"])
         return true
     }

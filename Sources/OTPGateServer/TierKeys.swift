@@ -53,19 +53,26 @@ public final class TierKeys: Sendable {
         keyFile: String, current: MasterKey, localStorePath: String, owner: UInt32 = KeyFile.currentUID
     ) throws(StoreError) -> (current: MasterKey, next: MasterKey?) {
         let path = keyFile + ".next"
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return (current, nil) }
-        let next = try KeyFile.load(path: path, owner: owner)
+        guard let next = try staged(at: path, owner: owner) else { return (current, nil) }
         guard next.id != current.id else {
             unlink(path)
             return (current, nil)
         }
+        var st = stat()
         let storeExists = lstat(localStorePath, &st) == 0 && st.st_size > 0
         if storeExists, try OTPStore.keyID(ofStoreAt: localStorePath) == next.id {
             try swapFiles(path, keyFile)
             return (next, nil)
         }
         return (current, next)
+    }
+
+    /// The key staged at `path` (read with the key file's checks), or nil when there is
+    /// no file.
+    static func staged(at path: String, owner: UInt32 = KeyFile.currentUID) throws(StoreError) -> MasterKey? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return try KeyFile.load(path: path, owner: owner)
     }
 
     static func swapFiles(_ next: String, _ keyFile: String) throws(StoreError) {
@@ -132,10 +139,7 @@ public final class TierKeys: Sendable {
     private func pickUpNext() throws(StoreError) {
         let current = state.withLock { $0.current }
         guard state.withLock({ $0.next }) == nil else { return }
-        var st = stat()
-        guard lstat(nextFile, &st) == 0 else { return }
-        let next = try KeyFile.load(path: nextFile)
-        guard next.id != current.id else { return }
+        guard let next = try Self.staged(at: nextFile), next.id != current.id else { return }
         try shared.hold(Keyring(current: current, others: [next]), reporting: [current.id, next.id])
         state.withLock { $0.next = next }
         logger.notice("next master key loaded beside the current one", metadata: ["key.current": "\(current.id)", "key.next": "\(next.id)", "key.path": "\(nextFile)"])

@@ -51,11 +51,12 @@ public struct Keyring: Sendable {
         self.keys = keys
     }
 
-    /// The loaded key with this id, if any.
-    public func key(_ id: KeyID) -> MasterKey? { keys[id] }
+    /// The loaded key whose id is written `id` (8 hex digits, as the key check and the
+    /// sealed secrets' `key_id` name it), if any.
+    public func key(named id: String) -> MasterKey? { keys.first { $0.key.description == id }?.value }
 
-    /// The ids of every loaded key, the current one first.
-    public var ids: [KeyID] { [current.id] + keys.keys.filter { $0 != current.id }.sorted { $0.description < $1.description } }
+    /// Every loaded key, the current one first.
+    public var all: [MasterKey] { [current] + keys.values.filter { $0.id != current.id }.sorted { $0.id.description < $1.id.description } }
 
     public func seal(_ plaintext: [UInt8], for binding: SecretBinding) throws(StoreError) -> [UInt8] {
         let nonce: [UInt8]
