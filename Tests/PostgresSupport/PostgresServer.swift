@@ -19,7 +19,7 @@ public final class PostgresServer: @unchecked Sendable {
     public static let owner = "otpgate_owner"
 
     public let root: String
-    public let port: Int
+    public private(set) var port: Int
     public var dataDirectory: String { root + "/data" }
     public var logPath: String { root + "/server.log" }
     private var postmaster: ChildProcess?
@@ -59,12 +59,29 @@ public final class PostgresServer: @unchecked Sendable {
             // closes at the deadline); recommended for a tier, too.
             "client_connection_check_interval = '100ms'",
         ] + config
+        try appendSettings(settings)
+        // freePort's port can be taken by another test before the postmaster binds it;
+        // the postmaster then exits saying so, and starts again on another port.
+        var attempts = 1
+        while true {
+            do {
+                try start()
+                return
+            } catch where attempts < 3 && log().contains("Address already in use") {
+                attempts += 1
+                port = try Self.freePort()
+                try appendSettings(["port = \(port)"])
+            }
+        }
+    }
+
+    /// Settings after initdb's in postgresql.conf (a later line wins).
+    private func appendSettings(_ settings: [String]) throws {
         let conf = dataDirectory + "/postgresql.conf"
         guard let handle = FileHandle(forWritingAtPath: conf) else { throw FixtureError("cannot open \(conf)") }
         handle.seekToEndOfFile()
         handle.write(("\n" + settings.joined(separator: "\n") + "\n").data(using: .utf8)!)
         handle.closeFile()
-        try start()
     }
 
     deinit { remove() }
