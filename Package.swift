@@ -235,7 +235,7 @@ let package = Package(
         .testTarget(
             name: "OTPGateStoreContractTests",
             dependencies: [
-                "OTPGateStoreContract", "OTPGateStore", "OTPGatePostgres", "OTPGatePostgresTestSupport", "OTPCore",
+                "OTPGateStoreContract", "OTPGateStore", "OTPGatePostgres", "OTPGatePostgresTestSupport", "OTPCore", "OTPGateTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -316,7 +316,7 @@ let package = Package(
         .testTarget(
             name: "OTPGatePostgresTests",
             dependencies: [
-                "OTPGatePostgres", "OTPGatePostgresTestSupport", "OTPGateStore",
+                "OTPGatePostgres", "OTPGatePostgresTestSupport", "OTPGateStore", "OTPGateTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

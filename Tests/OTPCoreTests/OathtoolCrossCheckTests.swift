@@ -5,7 +5,7 @@ import Testing
 
 /// Compares our codes with those of oathtool (OATH Toolkit, an independent
 /// implementation) for random secrets, times, algorithms, digit counts and periods.
-@Suite("oathtool cross-check")
+@Suite("oathtool cross-check", .ownThreads)
 struct OathtoolCrossCheckTests {
     static let oathtool = "/usr/bin/oathtool"
 

@@ -6,7 +6,7 @@ import Testing
 
 /// OTPGateClient used from a separate executable (Tests/ClientExample), as another
 /// local service would: a right code exits 0 and says so, anything else is a "no".
-@Suite struct ClientExampleTests {
+@Suite(.ownThreads) struct ClientExampleTests {
     @Test func clientExampleVerifiesACode() async throws {
         let daemon = try await DaemonProcess.started()
         let token = try await daemon.admin.enrol(user: "dave", name: "phone", kind: .hotp)

@@ -10,7 +10,7 @@ import Testing
 /// libpam with a wrong and a right code. With only these modules the outcome depends on
 /// the code alone, and every control here treats all failures alike, so doctor must call
 /// a stack safe exactly when libpam refuses the wrong code and takes the right one.
-@Suite struct DoctorDifferentialTests {
+@Suite(.ownThreads) struct DoctorDifferentialTests {
     static let controls = [
         "required", "requisite", "sufficient", "optional", "[success=ok default=bad]", "[success=done default=die]",
         "[success=1 default=ignore]", "[success=ok default=ignore]", "[default=ignore]", "[success=2 default=bad]",

@@ -4,7 +4,7 @@ import Testing
 
 /// doctor's findings in --json: a PAM finding carries its file and line as fields, and
 /// a stack that is fine carries none that fail.
-@Suite struct DoctorJSONTests {
+@Suite(.ownThreads) struct DoctorJSONTests {
     @Test func aPAMFindingNamesItsFileAndLineInJSON() async throws {
         try await PAMBuild.built.value
         let daemon = try await DaemonProcess.started(owner: DoctorTests.daemonOwner)

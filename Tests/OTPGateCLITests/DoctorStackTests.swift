@@ -11,7 +11,7 @@ import Testing
 /// real daemon, as a throwaway user with a password: with a wrong code, and with the
 /// right one. Every stack doctor calls safe must refuse the wrong code; the unsafe rows
 /// show the hole doctor names.
-@Suite(.serialized) struct DoctorStackTests {
+@Suite(.serialized, .ownThreadsUnqueued) struct DoctorStackTests {
     static let rows: [DoctorStack] = [
         // The code mandatory: required, requisite, and bracket forms equal to them.
         .init("required", "@include common-auth\nauth required MODULE socket=SOCKET\n",

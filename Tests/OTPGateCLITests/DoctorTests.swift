@@ -5,7 +5,7 @@ import Testing
 
 /// `otpgate admin doctor` on a test daemon: it finds the daemon, checks the key and
 /// store modes, and its exit status says whether anything FAILed.
-@Suite struct DoctorTests {
+@Suite(.ownThreads) struct DoctorTests {
     /// The daemon runs as the `otpgate` system user when there is one (as in production:
     /// doctor then expects that user to own the key and store), else as root.
     static var daemonOwner: (uid: UInt32, gid: UInt32)? {

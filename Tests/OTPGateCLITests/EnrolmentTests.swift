@@ -8,7 +8,7 @@ import Testing
 
 /// `otpgate enroll` as people use it (through a pseudo-terminal, driven by pexpect) and
 /// as scripts use it (`--json`, then `enroll confirm ID --code CODE --json`).
-@Suite struct EnrolmentTests {
+@Suite(.ownThreads) struct EnrolmentTests {
     /// What enroll_pty.py saw on the terminal.
     struct Session: Decodable {
         let transcript: String

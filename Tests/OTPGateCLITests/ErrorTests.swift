@@ -6,7 +6,7 @@ import Testing
 
 /// Every way a command can fail prints one line on stderr, `otpgate: ...`, nothing on
 /// stdout, and exits with the status that `otpgate --help` documents.
-@Suite struct ErrorTests {
+@Suite(.ownThreads) struct ErrorTests {
     /// Expects exactly `status`, an empty stdout and the one stderr line `line` (or, with
     /// `prefix`, a line starting so).
     static func expectFailure(
@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func wrongCodeIsRefusedThenRateLimited() async throws {
-        let daemon = try await DaemonProcess.started(config: "[limiter]\nfree_per_user = 2\nbase_delay = 600\n")
+        let daemon = try await DaemonProcess.started(config: DaemonProcess.oneRecoveryCode("[limiter]\nfree_per_user = 2\nbase_delay = 600\n"))
         let user = try await ThrowawayUser.created()
         defer { user.remove() }
         let token = try await daemon.admin.enrol(user: user.name, name: "phone", kind: .hotp)
@@ -46,7 +46,7 @@ import Testing
         let limited = try await Programs.otpgate(["token", "remove", "phone"] + socket, stdin: token.code(1) + "\n", as: user)
         Self.expectFailure(limited, status: 2, prefix: "otpgate: too many failed attempts: wait ")
         let status = try await daemon.admin.status(user: user.name)
-        #expect(status.enrolled && status.tokens.count == 1 && status.recoveryRemaining == 10, "nothing changed")
+        #expect(status.enrolled && status.tokens.count == 1 && status.recoveryRemaining == 1, "nothing changed")
 
         // The admin unlocks; the right code then removes the token.
         let unlock = try await Programs.otpgate(["admin", "unlock", user.name, "--socket", daemon.adminSocketPath])
@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func forbiddenOperationsAreRefused() async throws {
-        let daemon = try await DaemonProcess.started()
+        let daemon = try await DaemonProcess.started(config: DaemonProcess.oneRecoveryCode())
         let user = try await ThrowawayUser.created()
         defer { user.remove() }
         _ = try await daemon.admin.enrol(user: "alice", name: "phone", kind: .hotp)

@@ -7,7 +7,7 @@ import Testing
 /// The built `otpgate` against a real daemon: the exact text of `status`, `admin list`
 /// and `admin show` (times normalised, and checked to be plausible), and their `--json`
 /// output read back with JSONSerialization, field by field.
-@Suite struct OutputTests {
+@Suite(.ownThreads) struct OutputTests {
     /// A daemon where a second failure makes a user wait ten minutes, so that a lock
     /// shows in `admin list` and lasts for the whole test.
     static let config = """

@@ -7,7 +7,7 @@ import Testing
 
 /// `otpgate admin rekey` is online: verifies that run meanwhile all succeed, every user
 /// still verifies afterwards, and the key file holds the new key (also after a restart).
-@Suite struct RekeyTests {
+@Suite(.ownThreads) struct RekeyTests {
     /// The id of the key in a key file, as the store derives it: the first 4 bytes of
     /// SHA-256 over "otpgate master key id\0" and the 32 key bytes, in hex. Computed with
     /// Python's hashlib, independently of the store's own code.

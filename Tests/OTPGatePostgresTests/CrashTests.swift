@@ -3,9 +3,10 @@ import Glibc
 import OTPGatePostgres
 import OTPGatePostgresTestSupport
 import PostgresNIO
+import OTPGateTestSupport
 import Testing
 
-@Suite("PostgreSQL pool: server killed and restarted", .serialized)
+@Suite("PostgreSQL pool: server killed and restarted", .serialized, .ownThreadsUnqueued)
 struct CrashTests {
     static let statements = [
         PostgresStatement(name: "pid", sql: "SELECT pg_backend_pid()::bigint", access: .readOnly),

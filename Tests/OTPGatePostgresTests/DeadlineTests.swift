@@ -6,9 +6,10 @@ import NIOPosix
 import OTPGatePostgres
 import OTPGatePostgresTestSupport
 import PostgresNIO
+import OTPGateTestSupport
 import Testing
 
-@Suite("PostgreSQL pool: deadlines close, never cancel", .serialized)
+@Suite("PostgreSQL pool: deadlines close, never cancel", .serialized, .ownThreadsUnqueued)
 struct DeadlineTests {
     static let statements = [
         PostgresStatement(name: "pid", sql: "SELECT pg_backend_pid()::bigint", access: .readOnly),

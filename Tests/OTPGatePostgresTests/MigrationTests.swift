@@ -1,13 +1,14 @@
 import Foundation
 import OTPGatePostgres
 import OTPGatePostgresTestSupport
+import OTPGateTestSupport
 import Testing
 
 /// The runner's protocol (docs/POSTGRES.md, "Migrations") on migrations of its own
 /// shape: each file records itself in otpgate.schema_migrations; the runner reads that
 /// table, refuses one it does not know, applies the rest in one transaction. The real
 /// schema through `otpgated --migrate-store` is tested in Tests/System/test_tier.py.
-@Suite("PostgreSQL migration runner", .serialized)
+@Suite("PostgreSQL migration runner", .serialized, .ownThreadsUnqueued)
 struct MigrationTests {
     static let first = PostgresMigration(name: "v001_accounts", sql: """
         CREATE SCHEMA otpgate;

@@ -1,6 +1,7 @@
 import Foundation
 import OTPGatePostgres
 import OTPGatePostgresTestSupport
+import OTPGateTestSupport
 import Synchronization
 import Testing
 

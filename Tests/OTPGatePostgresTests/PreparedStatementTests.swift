@@ -3,9 +3,10 @@ import OTPGatePostgres
 import OTPGatePostgresTestSupport
 import NIOCore
 import PostgresNIO
+import OTPGateTestSupport
 import Testing
 
-@Suite("PostgreSQL pool: statements prepared once per connection", .serialized)
+@Suite("PostgreSQL pool: statements prepared once per connection", .serialized, .ownThreadsUnqueued)
 struct PreparedStatementTests {
     static let statements = [
         // What this session has prepared, as PostgreSQL itself lists it.

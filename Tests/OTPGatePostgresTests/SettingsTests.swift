@@ -3,9 +3,10 @@ import Glibc
 import OTPGatePostgres
 import OTPGatePostgresTestSupport
 import PostgresNIO
+import OTPGateTestSupport
 import Testing
 
-@Suite("PostgreSQL settings and the password file", .serialized)
+@Suite("PostgreSQL settings and the password file", .serialized, .ownThreadsUnqueued)
 struct SettingsTests {
     func refusal(_ settings: PostgresSettings) -> String? {
         do throws(PostgresStoreError) { try settings.validate(); return nil } catch { return error.message }

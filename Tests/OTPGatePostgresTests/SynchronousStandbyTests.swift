@@ -5,12 +5,13 @@ import NIOPosix
 import OTPGatePostgres
 import OTPGatePostgresTestSupport
 import PostgresNIO
+import OTPGateTestSupport
 import Testing
 
 /// FLEET.md trap 1, measured in the test itself: a write waiting for a synchronous
 /// standby that never confirms. The pool closes at the deadline and reports an unknown
 /// outcome; the control cancels instead and is told the write succeeded.
-@Suite("PostgreSQL pool: a synchronous standby that never confirms", .serialized)
+@Suite("PostgreSQL pool: a synchronous standby that never confirms", .serialized, .ownThreadsUnqueued)
 struct SynchronousStandbyTests {
     @Test func closingReportsUnknownWhereCancellingReportsSuccess() async throws {
         let server = try PostgresServer()

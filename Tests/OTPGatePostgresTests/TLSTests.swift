@@ -3,9 +3,10 @@ import Glibc
 import OTPGatePostgres
 import OTPGatePostgresTestSupport
 import PostgresNIO
+import OTPGateTestSupport
 import Testing
 
-@Suite("PostgreSQL pool: TLS verify-full", .serialized)
+@Suite("PostgreSQL pool: TLS verify-full", .serialized, .ownThreadsUnqueued)
 struct TLSTests {
     /// A CA and a server certificate for db.test, made with openssl.
     static func makeCertificates(in dir: String, owner: (uid_t, gid_t)?) throws {

@@ -2,9 +2,10 @@ import OTPGatePostgresTestSupport
 import Foundation
 @testable import OTPGatePostgres
 import PostgresNIO
+import OTPGateTestSupport
 import Testing
 
-@Suite("PostgreSQL pool: writes refused unless commits survive failover", .serialized)
+@Suite("PostgreSQL pool: writes refused unless commits survive failover", .serialized, .ownThreadsUnqueued)
 struct WriteStatusTests {
     static let statements = [
         PostgresStatement(name: "insert", sql: "INSERT INTO t VALUES ($1) RETURNING id::bigint", access: .write),

@@ -10,12 +10,13 @@ import OTPGateProtocol
 @testable import OTPGateRelay
 import OTPGateServer
 import Synchronization
+import OTPGateTestSupport
 import Testing
 
 /// The relay against real TLS servers in this process: what it sends, which endpoint
 /// it asks, the one deadline, and the rule that a request once written is never asked
 /// again elsewhere.
-@Suite("Relay", .serialized)
+@Suite("Relay", .serialized, .ownThreadsUnqueued)
 struct RelayTests {
     static let ok = #"{"ok":true,"v":1}"#
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

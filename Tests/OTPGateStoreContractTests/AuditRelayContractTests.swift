@@ -1,12 +1,13 @@
 import OTPCore
 import OTPGateStoreContract
+import OTPGateTestSupport
 import Testing
 
 /// The relay a request came through is stored with every audit row that request
 /// writes, on every backend (SQLite migration v8, PostgreSQL v004), and read back by
 /// `auditEvents`; a local caller's rows have none; a name that is not a host name is
 /// refused and writes nothing.
-@Suite("Store contract: the relay in the audit log")
+@Suite("Store contract: the relay in the audit log", .ownThreads)
 struct AuditRelayContractTests {
     @Test(arguments: ContractBackend.all)
     func everyAuditedWriteKeepsItsRelay(_ backend: ContractBackend) throws {

@@ -1,12 +1,13 @@
 import OTPCore
 import OTPGateStoreContract
 import Synchronization
+import OTPGateTestSupport
 import Testing
 
 /// The store contract, checked the same way on every backend (`ContractBackend.all`).
 /// Every call passes the real time, and nothing depends on a wait passing: a backend
 /// may keep its own clock.
-@Suite("Store contract")
+@Suite("Store contract", .ownThreads)
 struct ContractTests {
     @Test(arguments: ContractBackend.all)
     func enrolmentMakesAVerifiableToken(_ backend: ContractBackend) throws {
@@ -267,7 +268,7 @@ final class Reservations: Sendable {
     var all: [AttemptReservation] { list.withLock { $0 } }
 }
 
-@Suite("Store contract: retention")
+@Suite("Store contract: retention", .ownThreads)
 struct ContractRetentionTests {
     @Test(arguments: ContractBackend.all)
     func pruningAnEmptyLogDeletesNothing(_ backend: ContractBackend) throws {

@@ -4,13 +4,14 @@ import OTPCore
 import OTPGatePostgres
 import OTPGatePostgresTestSupport
 import OTPGateStoreContract
+import OTPGateTestSupport
 import Testing
 
 /// The PostgreSQL store's side of the rekey across a tier (TierKeyStore), with two
 /// stores on one database standing for two nodes: a rekey stopped after its begin is
 /// resumed, and a node that still seals under the retired key takes the tier's key.
 /// The whole procedure with real daemons is Tests/System/test_tier_rekey.py.
-@Suite("PostgreSQL tier rekey")
+@Suite("PostgreSQL tier rekey", .ownThreads)
 struct PostgresTierRekeyTests {
     let logger = Logger(label: "tier-rekey") { _ in SwiftLogNoOpLogHandler() }
 

@@ -2,11 +2,12 @@ import Logging
 import OTPCore
 import OTPGateStore
 import OTPGateStoreContract
+import OTPGateTestSupport
 import Testing
 
 /// A tier node's split: local users' factors live only in the host's store, everyone
 /// else's only in the shared one.
-@Suite("Split store")
+@Suite("Split store", .ownThreads)
 struct SplitStoreTests {
     @Test func eachUserLivesInExactlyOneStore() throws {
         let local = try ContractBackend.sqlite.make(.standard)

@@ -5,7 +5,7 @@ import OTPGateTLS
 import OTPGateTestSupport
 import Testing
 
-@Suite("TLS material and the relay link's handshake")
+@Suite("TLS material and the relay link's handshake", .ownThreads)
 struct TLSMaterialTests {
     let pki: CertificateFixture
 

@@ -8,7 +8,7 @@ import OTPGateTestSupport
 import OTPGateTierLink
 import Testing
 
-@Suite("The tier's TLS listener for relays")
+@Suite("The tier's TLS listener for relays", .ownThreads)
 struct TierListenerTests {
     static let status = #"{"v":1,"op":"status","user":"alice"}"#
 

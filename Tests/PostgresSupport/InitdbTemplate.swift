@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import OTPGateTestSupport
 import Synchronization
 
 /// One `initdb` per superuser name for the whole test process: every PostgresServer

@@ -3,11 +3,6 @@ public import Glibc
 public import OTPGatePostgres
 import OTPGateTestSupport
 
-public struct FixtureError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// A real PostgreSQL 15 for one test: a fresh cluster in a temporary directory (a copy
 /// of one `initdb` per test process, InitdbTemplate), the postmaster as a child of
 /// this process (so SIGKILL and restart are ours to do), listening on a socket in that
@@ -137,6 +132,12 @@ public final class PostgresServer: @unchecked Sendable {
     public func kill9() {
         guard let child = postmaster else { return }
         let pid = child.pid
+        // Stopped first, so that it cannot fork a new child between the list and the
+        // kill: a postmaster that sees a child die starts a recovery process at once,
+        // and one forked after the list was taken outlived the kill, held the shared
+        // memory block, and made the next start fail ("pre-existing shared memory
+        // block is still in use").
+        kill(pid, SIGSTOP)
         let children = Self.children(of: pid)
         for child in children { kill(child, SIGKILL) }
         kill(pid, SIGKILL)

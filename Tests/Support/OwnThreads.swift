@@ -9,7 +9,10 @@ package import Testing
 /// cooperative pool's threads, of which there is one per core, for as long as it runs.
 /// On this two-core machine that made `swift test` two lanes wide: every blocking test
 /// waited for one of two threads, although most of what they do is wait (for a
-/// process, a socket, an fsync). A task executor preference moves the test's jobs,
+/// process, a socket, an fsync). One suite without it that blocks (a PostgreSQL server
+/// started, a daemon's reply awaited) holds up every test that has not started yet:
+/// before the PostgreSQL, contract and CLI suites had it, the flood chain's first
+/// test started 6-9 s late. A task executor preference moves the test's jobs,
 /// task-locals and all (so `#expect` still knows its test), to threads of its own.
 package struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
     /// How many such tests run at once: enough to overlap their waits, few enough that
@@ -63,8 +66,9 @@ extension Trait where Self == OwnThreads {
     /// See `OwnThreads`.
     package static var ownThreads: Self { OwnThreads(queued: true) }
 
-    /// For one serialized suite of long tests: threads of their own, outside the lanes
-    /// (so one more test at a time), started at once.
+    /// For a serialized suite (a chain of tests, such as the floods or one PostgreSQL
+    /// server's tests): threads of their own, outside the lanes, started at once, so
+    /// that the chain is not queued behind every other test once per test.
     package static var ownThreadsUnqueued: Self { OwnThreads(queued: false) }
 
     /// For tests that measure timing: every lane at once, so no other such test runs
